@@ -1,0 +1,5 @@
+import sys
+
+from jaxlaws.cli import main
+
+sys.exit(main())

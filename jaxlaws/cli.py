@@ -1,0 +1,154 @@
+"""The ``jaxlaws`` command: ``fit``, ``laws``, ``datasets``, ``bench``.
+
+Bad input prints one line on stderr and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from jaxlaws.errors import JaxlawsError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, status 2
+        self.exit(2, f"jaxlaws: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="jaxlaws", description="Fit scaling laws with jax: many starts and bootstrap resamples at once.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    f = sub.add_parser("fit", help="fit a law to a dataset")
+    f.add_argument("--data", required=True, help="bundled dataset name or a CSV path")
+    f.add_argument("--law", required=True, help="catalog law name (see `jaxlaws laws`)")
+    f.add_argument("--x", action="append", default=[], metavar="INPUT=COLUMN", help="map a law input to a CSV column")
+    f.add_argument("--y", default=None, metavar="COLUMN", help="target column of a CSV (default: loss)")
+    f.add_argument("--loss", default="huber-log:1e-3", help="mse | mse-log | huber:D | huber-log:D")
+    f.add_argument("--starts", default="grid", help="'grid' or a number of sampled starts")
+    f.add_argument("--solver", default="lm", choices=["lm", "lbfgs", "adam"])
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples")
+    f.add_argument("--ci", type=float, default=0.95, metavar="LEVEL", help="confidence level for --bootstrap")
+    f.add_argument("--json", default=None, metavar="OUT.json")
+    f.add_argument("--plot", default=None, metavar="OUT.png")
+    sub.add_parser("laws", help="list the law catalog")
+    sub.add_parser("datasets", help="list the bundled datasets")
+    b = sub.add_parser("bench", help="quick side-by-side comparison with scipy")
+    b.add_argument("--json", default=None, metavar="OUT.json")
+    return p
+
+
+def _load_data(args: argparse.Namespace) -> Any:
+    from jaxlaws import datasets
+
+    if args.data.endswith(".csv") or os.path.sep in args.data:
+        x = {}
+        for item in args.x:
+            if "=" not in item:
+                raise JaxlawsError(f"--x takes INPUT=COLUMN, got {item!r}")
+            k, v = item.split("=", 1)
+            x[k.strip()] = v.strip()
+        return datasets.from_csv(args.data, x=x or None, y=args.y or "loss")
+    if args.x or args.y:
+        raise JaxlawsError("--x and --y apply to CSV files, not to bundled datasets")
+    return datasets.load(args.data)
+
+
+def _starts(spec: str) -> Any:
+    if spec == "grid":
+        return "grid"
+    try:
+        n = int(spec)
+    except ValueError:
+        raise JaxlawsError(f"--starts takes 'grid' or a number, got {spec!r}") from None
+    if n < 1:
+        raise JaxlawsError(f"--starts must be >= 1, got {n}")
+    return n
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import jaxlaws as jl
+
+    if args.bootstrap < 0 or args.bootstrap == 1:
+        raise JaxlawsError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
+    if not 0.0 < args.ci < 1.0:
+        raise JaxlawsError(f"--ci must be in (0, 1), got {args.ci}")
+    for out in (args.json, args.plot):
+        if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            raise JaxlawsError(f"cannot write {out!r}: no such directory")
+    law = jl.laws.get(args.law)
+    data = _load_data(args)
+    res = jl.fit(law, data, loss=args.loss, starts=_starts(args.starts), solver=args.solver, seed=args.seed)
+    report = res.to_dict()
+    print(res)
+    if args.bootstrap:
+        if not hasattr(jl, "bootstrap"):
+            raise JaxlawsError("--bootstrap is not available yet in this version")
+        boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver, fit=res)
+        report["bootstrap"] = boot.summary(args.ci)
+        print(boot.format(args.ci))
+    if args.plot:
+        from jaxlaws import plot
+
+        plot.fit_figure(res, data, args.plot)
+        print(f"plot written to {args.plot}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
+        print(f"results written to {args.json}")
+    return 0
+
+
+def _laws() -> int:
+    import jaxlaws as jl
+
+    for name in jl.laws.names():
+        print(jl.laws.get(name).describe())
+    return 0
+
+
+def _datasets() -> int:
+    from jaxlaws import datasets
+
+    for name, text in datasets.describe().items():
+        print(f"{name:<18s} {text}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from jaxlaws import bench
+
+    result = bench.quick()
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.cmd == "fit":
+            return _fit(args)
+        if args.cmd == "laws":
+            return _laws()
+        if args.cmd == "datasets":
+            return _datasets()
+        return _bench(args)
+    except JaxlawsError as e:
+        print(f"jaxlaws: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as e:
+        print(f"jaxlaws: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Dataset: named input columns, a target, optional groups and train/test split."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from jaxlaws.errors import JaxlawsError
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """Points to fit.
+
+    Attributes:
+      name: short name.
+      inputs: input name -> ``[n]`` float64 array.
+      y: ``[n]`` (or ``[n, k]`` for multi-output laws) float64 target.
+      target: the target's column name.
+      groups: ``[n]`` group labels, or None.
+      splits: ``[n]`` split labels (``"train"``/``"test"``), or None.
+      provenance: where the numbers come from.
+    """
+
+    name: str
+    inputs: Mapping[str, np.ndarray]
+    y: np.ndarray
+    target: str = "y"
+    groups: np.ndarray | None = None
+    splits: np.ndarray | None = None
+    provenance: str = ""
+
+    def __post_init__(self) -> None:
+        y = np.asarray(self.y, dtype=np.float64)
+        if y.ndim not in (1, 2) or y.shape[0] == 0:
+            raise JaxlawsError(f"dataset {self.name!r}: target must be [n] or [n, k] with n > 0, got shape {y.shape}")
+        n = y.shape[0]
+        inputs = {}
+        for k, v in self.inputs.items():
+            a = np.asarray(v, dtype=np.float64)
+            if a.shape != (n,):
+                raise JaxlawsError(f"dataset {self.name!r}: input {k!r} has shape {a.shape}, target has {n} points")
+            if not np.all(np.isfinite(a)):
+                raise JaxlawsError(f"dataset {self.name!r}: input {k!r} has NaN or inf at row {int(np.argmin(np.isfinite(a)))}")
+            inputs[k] = a
+        if not np.all(np.isfinite(y)):
+            bad = int(np.argwhere(~np.isfinite(y))[0][0])
+            raise JaxlawsError(f"dataset {self.name!r}: target {self.target!r} has NaN or inf at row {bad}")
+        for attr in ("groups", "splits"):
+            v = getattr(self, attr)
+            if v is not None:
+                v = np.asarray(v)
+                if v.shape != (n,):
+                    raise JaxlawsError(f"dataset {self.name!r}: {attr} has shape {v.shape}, target has {n} points")
+                object.__setattr__(self, attr, v)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "inputs", inputs)
+
+    @property
+    def n_points(self) -> int:
+        return int(self.y.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_points
+
+    def subset(self, mask: Any, name: str | None = None) -> Dataset:
+        """The points where ``mask`` (bool ``[n]`` or integer indices) selects."""
+        idx = np.asarray(mask)
+        return dataclasses.replace(
+            self,
+            name=name or self.name,
+            inputs={k: v[idx] for k, v in self.inputs.items()},
+            y=self.y[idx],
+            groups=None if self.groups is None else self.groups[idx],
+            splits=None if self.splits is None else self.splits[idx],
+        )
+
+    def split(self, which: str) -> Dataset:
+        """The ``train`` or ``test`` part."""
+        if self.splits is None:
+            raise JaxlawsError(f"dataset {self.name!r} has no train/test split")
+        mask = self.splits == which
+        if not mask.any():
+            raise JaxlawsError(f"dataset {self.name!r} has no points in split {which!r}")
+        return self.subset(mask, name=f"{self.name}[{which}]")
+
+    def require(self, inputs: tuple[str, ...]) -> None:
+        """Raise if any of ``inputs`` is not a column of this dataset."""
+        missing = [k for k in inputs if k not in self.inputs]
+        if missing:
+            raise JaxlawsError(f"dataset {self.name!r} lacks inputs {missing}; it has {sorted(self.inputs)}")

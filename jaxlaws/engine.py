@@ -1,0 +1,209 @@
+"""The batched core: many lanes (start x resample) solved as one jitted, vmapped computation.
+
+A *lane* is one start on one resample. Lanes live in a host-side pool; each
+round the engine packs the lanes still running into chunks of a fixed size
+``K``, advances every chunk by up to ``round_steps`` solver steps in one
+jitted ``vmap`` of a ``while_loop``, and writes them back. Lanes that are done
+(converged or failed) drop out of later rounds, so the work follows the lanes
+that still need it, and a single compiled program of shape ``[K]`` serves any
+number of lanes (memory stays flat beyond ``K``).
+
+The data are passed as arrays, never closed over, so one compilation serves
+every dataset of the same shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlaws.law import Law
+from jaxlaws.losses import Loss
+from jaxlaws.solvers.base import Objective, Solver
+
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+
+
+def compile_count() -> int:
+    """How many engine programs this process has compiled (for tests and benchmarks)."""
+    return len(_COMPILED)
+
+
+def device_name() -> str:
+    d = jax.devices()[0]
+    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)} x{jax.device_count()}"
+
+
+def make_residual(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any) -> Callable[[Any], Any]:
+    """``theta -> r [m]``: log or linear residuals of ``law`` against ``obs``.
+
+    ``obs`` is log(y) for a log-space loss, y otherwise, flattened to ``[m]``.
+    """
+
+    def residual(theta: Any) -> Any:
+        if loss.log_space:
+            pred = law.log_predict_internal(theta, X)
+        else:
+            pred = law.predict_internal(theta, X)
+        return jnp.reshape(pred, (-1,)) - obs
+
+    return residual
+
+
+def _lane_objective(law: Law, loss: Loss, X: Any, obs: Any, w: Any) -> Objective:
+    return Objective(make_residual(law, loss, X, obs), w, loss)
+
+
+def _build(law: Law, loss: Loss, solver: Solver) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Per-chunk ``init`` and ``advance`` (to be jitted) for one (law, loss, solver)."""
+
+    def init(theta0, yi, wi, X, OBS, W, lower, upper):
+        def one(t, i, j):
+            return solver.init(_lane_objective(law, loss, X, OBS[i], W[j]), t, lower, upper)
+
+        return jax.vmap(one)(theta0, yi, wi)
+
+    def advance(states, yi, wi, n_steps, X, OBS, W, lower, upper):
+        def one(s, i, j):
+            obj = _lane_objective(law, loss, X, OBS[i], W[j])
+            limit = jnp.minimum(s.steps + n_steps, solver.max_steps)
+            return jax.lax.while_loop(
+                lambda c: ~c.done & (c.steps < limit), lambda c: solver.step(obj, c, lower, upper), s
+            )
+
+        return jax.vmap(one)(states, yi, wi)
+
+    return init, advance
+
+
+def _compiled(kind: str, law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...]) -> tuple[Any, float]:
+    """The compiled ``init``/``advance`` for these argument shapes, and the seconds spent compiling."""
+    shapes = tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args))
+    key = (kind, id(law), law.name, loss, solver, shapes)
+    if key in _COMPILED:
+        return _COMPILED[key], 0.0
+    fn = _build(law, loss, solver)[0 if kind == "init" else 1]
+    t = time.perf_counter()
+    exe = jax.jit(fn).lower(*args).compile()
+    _COMPILED[key] = exe
+    return exe, time.perf_counter() - t
+
+
+@dataclasses.dataclass(frozen=True)
+class Lanes:
+    """Every lane's outcome (numpy, one row per lane)."""
+
+    theta: np.ndarray  # [L, P] internal coordinates
+    value: np.ndarray  # [L]
+    steps: np.ndarray  # [L]
+    converged: np.ndarray  # [L] bool
+    failed: np.ndarray  # [L] bool
+    compile_s: float
+    run_s: float
+
+
+def _chunk_size(n_lanes: int, chunk: int) -> int:
+    k = 8
+    while k < n_lanes and k < chunk:
+        k *= 2
+    return k
+
+
+def solve(
+    law: Law,
+    loss: Loss,
+    solver: Solver,
+    X: Mapping[str, np.ndarray],
+    obs: np.ndarray,
+    weights: np.ndarray,
+    theta0: np.ndarray,
+    y_index: np.ndarray | None = None,
+    w_index: np.ndarray | None = None,
+    *,
+    chunk: int = 256,
+    round_steps: int = 16,
+    dtype: Any = np.float64,
+    progress: Callable[[int, int], None] | None = None,
+) -> Lanes:
+    """Run ``solver`` on every lane and return every lane's outcome.
+
+    Args:
+      X: input name -> ``[n]``.
+      obs: ``[By, m]`` observations in the loss's space (log y for ``-log`` losses),
+        flattened over outputs.
+      weights: ``[Bw, m]`` per-residual weights.
+      theta0: ``[L, P]`` internal-coordinate starts, one per lane.
+      y_index, w_index: ``[L]`` which row of ``obs`` / ``weights`` each lane uses
+        (default 0).
+      chunk: lanes per compiled program (rounded to a power of two).
+      round_steps: solver steps per round between compactions.
+      dtype: float64 (default) or float32.
+      progress: called as ``progress(done_lanes, total_lanes)`` after each round.
+    """
+    L = theta0.shape[0]
+    y_index = np.zeros(L, np.int32) if y_index is None else np.asarray(y_index, np.int32)
+    w_index = np.zeros(L, np.int32) if w_index is None else np.asarray(w_index, np.int32)
+    K = _chunk_size(L, chunk)
+    x64 = np.dtype(dtype) == np.float64
+    with jax.enable_x64(x64):
+        dt = jnp.float64 if x64 else jnp.float32
+        data = (
+            {k: jnp.asarray(v, dt) for k, v in X.items() if k in law.inputs},
+            jnp.asarray(obs, dt),
+            jnp.asarray(weights, dt),
+            jnp.asarray(law.lower, dt),
+            jnp.asarray(law.upper, dt),
+        )
+        compile_s = 0.0
+        t_start = time.perf_counter()
+
+        def pad(idx: np.ndarray) -> np.ndarray:
+            return np.concatenate([idx, np.full(K - len(idx), idx[0])]) if len(idx) < K else idx
+
+        # Initialise every lane, chunk by chunk, into a host-side pool.
+        pool = None
+        for lo in range(0, L, K):
+            idx = pad(np.arange(lo, min(lo + K, L)))
+            args = (jnp.asarray(theta0[idx], dt), jnp.asarray(y_index[idx]), jnp.asarray(w_index[idx]), *data)
+            exe, c = _compiled("init", law, loss, solver, args)
+            compile_s += c
+            out = jax.device_get(exe(*args))
+            m = min(K, L - lo)
+            if pool is None:
+                pool = jax.tree.map(lambda a: np.empty((L,) + a.shape[1:], a.dtype), out)
+            jax.tree.map(lambda p, a: p.__setitem__(slice(lo, lo + m), a[:m]), pool, out)
+
+        n_steps = jnp.asarray(round_steps, jnp.int32)
+        while True:
+            active = np.flatnonzero(~pool.done & (pool.steps < solver.max_steps))
+            if progress is not None:
+                progress(L - len(active), L)
+            if len(active) == 0:
+                break
+            # Dispatch every chunk of the round before collecting any: jax runs
+            # them asynchronously, so independent chunks overlap across cores.
+            pending = []
+            for lo in range(0, len(active), K):
+                real = active[lo : lo + K]
+                idx = pad(real)
+                sub = jax.tree.map(lambda a: jnp.asarray(a[idx]), pool)
+                args = (sub, jnp.asarray(y_index[idx]), jnp.asarray(w_index[idx]), n_steps, *data)
+                exe, c = _compiled("advance", law, loss, solver, args)
+                compile_s += c
+                pending.append((real, exe(*args)))
+            for real, out in pending:
+                out = jax.device_get(out)
+                jax.tree.map(lambda p, a: p.__setitem__(real, a[: len(real)]), pool, out)
+
+    run_s = time.perf_counter() - t_start - compile_s
+    converged = pool.done & ~pool.failed
+    return Lanes(
+        theta=pool.theta.astype(np.float64), value=pool.value.astype(np.float64), steps=pool.steps,
+        converged=converged, failed=pool.failed.copy(), compile_s=compile_s, run_s=run_s,
+    )

@@ -1,0 +1,7 @@
+"""The one exception type jaxlaws raises for bad input."""
+
+from __future__ import annotations
+
+
+class JaxlawsError(ValueError):
+    """Bad input to jaxlaws: the message is one line that names the problem."""

@@ -1,0 +1,92 @@
+"""Projected first-order solvers built from optax: ``lbfgs`` and ``adam``.
+
+Each step applies the optax update to the gradient, projects the result onto
+the bounds with ``optax.projections.projection_box`` and re-evaluates the
+objective and gradient there (autodiff, never finite differences). A lane is
+done when the projected gradient is below ``gtol`` (sup norm) or the objective
+has changed by less than ``ftol`` relative for ``patience`` steps in a row.
+A step that would leave the finite region is refused and ends the lane as failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxlaws.solvers.base import Objective, freeze, project, projected_gradient
+
+
+class FirstOrderState(NamedTuple):
+    theta: Any
+    value: Any
+    steps: Any
+    done: Any
+    failed: Any
+    grad: Any
+    opt_state: Any
+    calm: Any  # consecutive steps with a relative change below ftol
+
+
+class _Projected:
+    """Shared init/step around an optax GradientTransformation."""
+
+    max_steps: int
+    ftol: float
+    gtol: float
+    patience: int
+
+    def optimizer(self) -> optax.GradientTransformation:
+        raise NotImplementedError
+
+    def init(self, obj: Objective, theta0: Any, lower: Any, upper: Any) -> FirstOrderState:
+        f, g = jax.value_and_grad(obj.value)(theta0)
+        bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g))
+        return FirstOrderState(theta0, f, jnp.zeros((), jnp.int32), bad, bad,
+                               jnp.where(bad, 0.0, g), self.optimizer().init(theta0), jnp.zeros((), jnp.int32))
+
+    def step(self, obj: Objective, s: FirstOrderState, lower: Any, upper: Any) -> FirstOrderState:
+        opt = self.optimizer()
+        upd, opt_state = opt.update(s.grad, s.opt_state, s.theta, value=s.value, grad=s.grad, value_fn=obj.value)
+        theta = project(optax.apply_updates(s.theta, upd), lower, upper)
+        f, g = jax.value_and_grad(obj.value)(theta)
+        bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g))
+        calm = jnp.where(jnp.abs(s.value - f) <= self.ftol * jnp.abs(f), s.calm + 1, 0)
+        pg = jnp.max(jnp.abs(projected_gradient(theta, g, lower, upper)))
+        new = FirstOrderState(
+            theta=jnp.where(bad, s.theta, theta), value=jnp.where(bad, s.value, f), steps=s.steps + 1,
+            done=bad | (pg <= self.gtol) | (calm >= self.patience), failed=bad,
+            grad=jnp.where(bad, s.grad, g), opt_state=opt_state, calm=calm,
+        )
+        return freeze(s.done, s, new)
+
+
+@dataclasses.dataclass(frozen=True)
+class LBFGS(_Projected):
+    """``optax.lbfgs`` (zoom line search) followed by projection onto the bounds."""
+
+    max_steps: int = 1000
+    memory_size: int = 10
+    ftol: float = 1e-12
+    gtol: float = 1e-12
+    patience: int = 5
+
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.lbfgs(memory_size=self.memory_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class Adam(_Projected):
+    """``optax.adam`` followed by projection onto the bounds."""
+
+    max_steps: int = 5000
+    learning_rate: float = 1e-2
+    ftol: float = 1e-10
+    gtol: float = 1e-12
+    patience: int = 20
+
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.adam(self.learning_rate)

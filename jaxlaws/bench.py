@@ -41,12 +41,14 @@ def machine() -> dict[str, Any]:
     }
 
 
-def chinchilla_numpy(data: Any, delta: float = 1e-3) -> tuple[Any, Any]:
+def chinchilla_numpy(data: Any, delta: float = 1e-3, w: Any = None) -> tuple[Any, Any]:
     """Epoch AI's objective in numpy and its exact gradient, in internal coordinates
-    (log E, log A, log B, alpha, beta) ordered as the ``chinchilla`` law's parameters."""
+    (log E, log A, log B, alpha, beta) ordered as the ``chinchilla`` law's parameters,
+    optionally weighted per point by ``w`` (bootstrap counts)."""
     from scipy.special import huber
 
     lN, lD, lL = np.log(data.inputs["N"]), np.log(data.inputs["D"]), np.log(data.y)
+    w = np.ones_like(lL) if w is None else np.asarray(w, np.float64)
 
     def parts(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         e, a, b, al, be = t
@@ -57,11 +59,11 @@ def chinchilla_numpy(data: Any, delta: float = 1e-3) -> tuple[Any, Any]:
         return m + np.log(tot) - lL, s / tot
 
     def obj(t: np.ndarray) -> float:
-        return float(huber(delta, parts(t)[0]).sum())
+        return float((w * huber(delta, parts(t)[0])).sum())
 
     def grad(t: np.ndarray) -> np.ndarray:
         r, sm = parts(t)
-        psi = np.clip(r, -delta, delta)
+        psi = w * np.clip(r, -delta, delta)
         return np.array([(psi * sm[2]).sum(), (psi * sm[0]).sum(), (psi * sm[1]).sum(),
                          -(psi * sm[0] * lN).sum(), -(psi * sm[1] * lD).sum()])
 
@@ -132,6 +134,54 @@ def grid(n_scipy: int | None = None, seed: int = 0, verbose: bool = True) -> dic
     return out
 
 
+def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
+    """Epoch AI's bootstrap protocol on ``chinchilla_epoch``: ``n`` pairs resamples, each refitted
+    by scipy BFGS (exact gradient) from the full-data best fit, against ``jl.bootstrap`` warm
+    from the same start (the default ``basins`` start set: the best fit plus any competitive basin).
+    ``n_scipy``: time scipy on that many resamples and scale (None: all)."""
+    from scipy.optimize import minimize
+
+    data = jl.datasets.load("chinchilla_epoch")
+    res = jl.fit("chinchilla", data, loss="huber-log:1e-3", starts="grid")
+    t = time.perf_counter()
+    cold = jl.bootstrap("chinchilla", data, n=n, loss="huber-log:1e-3", seed=seed, fit=res, progress=False)
+    cold_s = time.perf_counter() - t
+    t = time.perf_counter()
+    warm = jl.bootstrap("chinchilla", data, n=n, loss="huber-log:1e-3", seed=seed, fit=res, progress=False)
+    warm_s = time.perf_counter() - t
+    rng = np.random.default_rng(seed)
+    W = rng.multinomial(data.n_points, np.full(data.n_points, 1.0 / data.n_points), size=n)
+    m = n if n_scipy is None else min(n, n_scipy)
+    t = time.perf_counter()
+    sp = np.empty((m, 5))
+    for i in range(m):
+        obj, grad = chinchilla_numpy(data, w=W[i])
+        sp[i] = minimize(obj, res.theta, jac=grad, method="BFGS").x
+    scipy_s = (time.perf_counter() - t) * n / m
+    nat = np.asarray(res.law.to_natural(sp))
+    names = list(res.law.params)
+    out = {
+        "problem": f"chinchilla_epoch pairs bootstrap, {n} resamples, huber-log:1e-3",
+        "jaxlaws": {"cold_s": cold_s, "warm_s": warm_s, "starts_per_resample": int(warm.starts.shape[0]),
+                    "n_failed": warm.n_failed, "n_unconverged": warm.n_unconverged,
+                    "se": warm.se, "ci95": warm.ci(0.95)},
+        "scipy_bfgs_exact_grad": {"resamples_run": m, "seconds_all": scipy_s, "extrapolated": m < n,
+                                  "se": {k: float(np.std(nat[:, i], ddof=1)) for i, k in enumerate(names)},
+                                  "ci95": {k: [float(v) for v in np.quantile(nat[:, i], [0.025, 0.975])]
+                                           for i, k in enumerate(names)}},
+        "ratio_warm": scipy_s / warm_s,
+        "ratio_cold": scipy_s / cold_s,
+        "machine": machine(),
+    }
+    if verbose:
+        note = f" (timed on {m} resamples, scaled)" if m < n else ""
+        print(f"bootstrap ({n} pairs resamples, chinchilla_epoch) on {out['machine']['device']}")
+        print(f"  jaxlaws warm {warm_s:.2f} s  cold {cold_s:.2f} s  SE(alpha) {warm.se['alpha']:.4f}")
+        print(f"  scipy BFGS loop {scipy_s:.2f} s{note}  SE(alpha) {out['scipy_bfgs_exact_grad']['se']['alpha']:.4f}")
+        print(f"  speed-up warm {out['ratio_warm']:.1f}x, cold {out['ratio_cold']:.1f}x")
+    return out
+
+
 def quick() -> dict[str, Any]:
-    """A run of under two minutes: the full jaxlaws grid against 300 scipy starts, scaled."""
-    return {"grid": grid(n_scipy=300)}
+    """A run of under two minutes: the full jaxlaws grid and bootstrap against scipy on subsets, scaled."""
+    return {"grid": grid(n_scipy=300), "bootstrap": bootstrap(n=4000, n_scipy=400)}

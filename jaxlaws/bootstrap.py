@@ -340,8 +340,7 @@ def bootstrap(
         W = prob.residual_weights(_weights_groups(rng, groups, n)) * base_w
     else:
         W = base_w
-        fitted = np.asarray(engine.make_residual(law, prob.loss, {k: jnp.asarray(v) for k, v in data.inputs.items()},
-                                                 np.zeros_like(prob.obs))(_as_x64(fit.theta)))
+        fitted = prob.fitted(fit.theta)
         resid = prob.obs - fitted
         if scheme == "residual":
             obs = fitted[None] + resid[rng.integers(0, resid.size, size=(n, resid.size))]
@@ -370,11 +369,6 @@ def bootstrap(
         lane_failed=lanes.failed.reshape(n, S), starts=np.asarray(law.to_natural(theta0)), jackknife=jk,
         include_unconverged=include_unconverged, timing={"compile_s": lanes.compile_s, "run_s": lanes.run_s},
     )
-
-
-def _as_x64(theta: np.ndarray) -> Any:
-    with jax.enable_x64(True):
-        return jnp.asarray(theta, jnp.float64)
 
 
 def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, round_steps: int, dtype: Any,

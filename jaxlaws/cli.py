@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--solver", default="lm", choices=["lm", "lbfgs", "adam"])
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples")
+    f.add_argument("--scheme", default="pairs", choices=["pairs", "residual", "parametric", "groups"],
+                   help="bootstrap resampling scheme")
+    f.add_argument("--group", default=None, metavar="COLUMN", help="CSV column of group labels (for --scheme groups)")
     f.add_argument("--ci", type=float, default=0.95, metavar="LEVEL", help="confidence level for --bootstrap")
     f.add_argument("--json", default=None, metavar="OUT.json")
     f.add_argument("--plot", default=None, metavar="OUT.png")
@@ -53,9 +56,9 @@ def _load_data(args: argparse.Namespace) -> Any:
                 raise JaxlawsError(f"--x takes INPUT=COLUMN, got {item!r}")
             k, v = item.split("=", 1)
             x[k.strip()] = v.strip()
-        return datasets.from_csv(args.data, x=x or None, y=args.y or "loss")
-    if args.x or args.y:
-        raise JaxlawsError("--x and --y apply to CSV files, not to bundled datasets")
+        return datasets.from_csv(args.data, x=x or None, y=args.y or "loss", group=args.group)
+    if args.x or args.y or args.group:
+        raise JaxlawsError("--x, --y and --group apply to CSV files, not to bundled datasets")
     return datasets.load(args.data)
 
 
@@ -87,9 +90,8 @@ def _fit(args: argparse.Namespace) -> int:
     report = res.to_dict()
     print(res)
     if args.bootstrap:
-        if not hasattr(jl, "bootstrap"):
-            raise JaxlawsError("--bootstrap is not available yet in this version")
-        boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver, fit=res)
+        boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver,
+                            scheme=args.scheme, fit=res)
         report["bootstrap"] = boot.summary(args.ci)
         print(boot.format(args.ci))
     if args.plot:

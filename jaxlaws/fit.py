@@ -35,6 +35,16 @@ class Problem:
         k = self.obs.shape[-1] // self.n_points
         return np.repeat(point_weights, k, axis=-1) if k > 1 else point_weights
 
+    def fitted(self, theta: np.ndarray) -> np.ndarray:
+        """``[m]`` predictions at internal ``theta``, in the loss's space (log y for ``-log`` losses), float64."""
+        import jax
+        import jax.numpy as jnp
+
+        with jax.enable_x64(True):
+            X = {k: jnp.asarray(v, jnp.float64) for k, v in self.data.inputs.items() if k in self.law.inputs}
+            zero = jnp.zeros(self.obs.shape, jnp.float64)
+            return np.asarray(engine.make_residual(self.law, self.loss, X, zero)(jnp.asarray(theta, jnp.float64)))
+
     def to_obs(self, y: np.ndarray) -> np.ndarray:
         """Targets ``[..., n(, k)]`` -> observations ``[..., m]`` in the loss's space."""
         y = np.asarray(y, np.float64)

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import numpy as np
 from jax.scipy.special import ndtr, ndtri
 
@@ -28,11 +29,13 @@ def check_level(level: float) -> float:
 
 
 def _norm_cdf(x: Any) -> np.ndarray:
-    return np.asarray(ndtr(np.asarray(x, np.float64)))
+    with jax.enable_x64(True):
+        return np.asarray(ndtr(np.asarray(x, np.float64)))
 
 
 def _norm_ppf(p: Any) -> np.ndarray:
-    return np.asarray(ndtri(np.asarray(p, np.float64)))
+    with jax.enable_x64(True):
+        return np.asarray(ndtri(np.asarray(p, np.float64)))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,22 @@
+"""Epoch AI's bootstrap (4,000 pairs resamples) on chinchilla_epoch: jaxlaws vs the scipy BFGS loop, one run.
+
+Usage: python benchmarks/bootstrap.py [--n 4000] [--scipy-resamples N]   (default: all)
+Writes benchmarks/results/bootstrap_<device>.json.
+"""
+
+import argparse
+import json
+import os
+
+from jaxlaws import bench
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--n", type=int, default=4000)
+ap.add_argument("--scipy-resamples", type=int, default=None)
+args = ap.parse_args()
+out = bench.bootstrap(n=args.n, n_scipy=args.scipy_resamples)
+dev = out["machine"]["device"].split(":")[0]
+path = os.path.join(os.path.dirname(__file__), "results", f"bootstrap_{dev}.json")
+with open(path, "w") as f:
+    json.dump(out, f, indent=2, default=float)
+print("written", path)

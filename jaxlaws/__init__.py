@@ -7,10 +7,11 @@ The public surface::
     res.params, res.objective
 """
 
-from jaxlaws import datasets, engine, laws, losses, solvers, starts
+from jaxlaws import analysis, datasets, engine, laws, losses, solvers, starts
 from jaxlaws.bootstrap import BootstrapResult, bootstrap
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.fit import FitResult, fit
+from jaxlaws.groupfit import GroupFit, fit_groups
 from jaxlaws.law import Law, Param, law
 
 __version__ = "0.1.0"
@@ -19,12 +20,15 @@ __all__ = [
     "BootstrapResult",
     "bootstrap",
     "FitResult",
+    "GroupFit",
     "JaxlawsError",
     "Law",
     "Param",
+    "analysis",
     "datasets",
     "engine",
     "fit",
+    "fit_groups",
     "law",
     "laws",
     "losses",

@@ -186,10 +186,12 @@ class Law:
         """y at natural ``params`` (name -> value) and ``inputs`` (name -> array)."""
         inputs = dict(inputs or {}, **kw)
         self._check_inputs(inputs)
-        x = {k: jnp.asarray(inputs[k]) for k in self.inputs}
-        p = {k: jnp.asarray(params[k]) for k in self.params}
-        out = self.fn(p, x)
-        return jnp.exp(out) if self.predicts_log else out
+        # float64 unless the caller's arrays say otherwise (their dtypes are kept), scoped to this call.
+        with jax.enable_x64(True):
+            x = {k: jnp.asarray(inputs[k]) for k in self.inputs}
+            p = {k: jnp.asarray(params[k]) for k in self.params}
+            out = self.fn(p, x)
+            return jnp.exp(out) if self.predicts_log else out
 
     __call__ = predict
 

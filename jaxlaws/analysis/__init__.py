@@ -1,5 +1,9 @@
-"""What users compute from a fit: compute-optimal allocation (more to come)."""
+"""What users compute from a fit: allocation, inversion, prediction bands, model comparison."""
 
-from jaxlaws.analysis import allocation
+from jaxlaws.analysis import allocation, compare, invert, predict
+from jaxlaws.analysis.allocation import optimal
+from jaxlaws.analysis.compare import Score
+from jaxlaws.analysis.invert import Inversion
+from jaxlaws.analysis.predict import Prediction
 
-__all__ = ["allocation"]
+__all__ = ["allocation", "compare", "invert", "predict", "optimal", "Inversion", "Prediction", "Score"]

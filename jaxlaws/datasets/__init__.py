@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import gzip
+import json
 import os
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -16,9 +18,17 @@ from jaxlaws.errors import JaxlawsError
 _DATA = resources.files("jaxlaws.datasets") / "data"
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _read_csv(path: Any) -> tuple[list[str], list[list[str]]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:
+        raise JaxlawsError(f"cannot read {os.path.basename(str(path))!r}: {_one_line(e)}") from None
     if not rows:
         raise JaxlawsError(f"CSV file {os.fspath(path)!r} is empty")
     return rows[0], rows[1:]
@@ -61,9 +71,159 @@ def _chinchilla(drop_top: int) -> Dataset:
     )
 
 
+def _split_labels(test: np.ndarray) -> np.ndarray:
+    return np.where(test, "test", "train")
+
+
+def _moe() -> Dataset:
+    header, rows = _read_csv(_DATA / "moe_curves_step249000.csv")
+    where = "bundled moe data"
+    keep = _column(header, rows, "step", where) == 249000
+    E = _column(header, rows, "num_experts", where)[keep]
+    N = _column(header, rows, "dense_parameter_count", where)[keep]
+    L = _column(header, rows, "loss_validation", where)[keep]
+    return Dataset(
+        name="moe",
+        inputs={"E": E, "N": N},
+        y=L,
+        target="loss_validation",
+        splits=_split_labels(N == N.max()),
+        provenance=_provenance("moe_SOURCE.md"),
+    )
+
+
+def _data_constrained() -> Dataset:
+    header, rows = _read_csv(_DATA / "data_constrained_data.csv")
+    where = "bundled data_constrained data"
+    N = _column(header, rows, "params", where)
+    D = _column(header, rows, "unique_tokens", where)  # the file's token columns are swapped:
+    U = _column(header, rows, "tokens", where)  # 'unique_tokens' is D, 'tokens' is U
+    if not np.all(D >= U):
+        raise JaxlawsError(f"{where}: expected the swapped token columns (D >= U), row {int(np.argmin(D >= U)) + 2} has D < U")
+    test = (D >= np.unique(D)[-2]) | (N >= np.unique(N)[-2])
+    return Dataset(
+        name="data_constrained",
+        inputs={"N": N, "D": D, "U": U},
+        y=_column(header, rows, "loss", where),
+        target="loss",
+        splits=_split_labels(test),
+        provenance=_provenance("data_constrained_SOURCE.md"),
+    )
+
+
+def _vocab() -> Dataset:
+    header, rows = _read_csv(_DATA / "vocab_data.csv.gz")
+    where = "bundled vocab data"
+    V = _column(header, rows, "vocab_size", where)
+    return Dataset(
+        name="vocab",
+        inputs={
+            "N": _column(header, rows, "Non_vocab_parameters", where),
+            "V": V,
+            "D": _column(header, rows, "num_characters", where),
+            "C": _column(header, rows, "FLOPs", where),
+            "embed_dim": _column(header, rows, "embed_dim", where),
+        },
+        y=_column(header, rows, "Lossu", where),
+        target="Lossu",
+        splits=_split_labels(V == V.max()),
+        provenance=_provenance("vocab_SOURCE.md"),
+    )
+
+
+def _sft() -> Dataset:
+    D, L, groups = [], [], []
+    for task in ("flan", "gigaword", "wikiword"):
+        header, rows = _read_csv(_DATA / f"sft_{task}.csv")
+        where = f"bundled sft_{task}.csv"
+        if header[:1] != ["model"] or len(header) < 2:
+            raise JaxlawsError(f"{where}: expected a 'model' column then one column per data size, got {header[:3]}")
+        try:
+            sizes = [float(c) for c in header[1:]]
+        except ValueError:
+            raise JaxlawsError(f"{where}: data-size header {header[1:]} is not all numbers") from None
+        cols = {c: _column(header, rows, c, where) for c, s in zip(header[1:], sizes) if s > 0}
+        for i, r in enumerate(rows):
+            for c, v in cols.items():
+                D.append(float(c))
+                L.append(v[i])
+                groups.append(f"{task}/{r[0]}")
+    D_ = np.array(D)
+    return Dataset(
+        name="sft",
+        inputs={"D": D_},
+        y=np.array(L),
+        target="loss",
+        groups=np.array(groups),
+        splits=_split_labels(D_ == D_.max()),
+        provenance=_provenance("sft_SOURCE.md"),
+    )
+
+
+def _domain_mixture() -> Dataset:
+    where = "bundled domain_mixture data"
+    try:
+        raw = json.loads((_DATA / "domain_mixture_all_models_data.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise JaxlawsError(f"cannot read {where}: {_one_line(e)}") from None
+    r, L, groups, splits = [], [], [], []
+    try:
+        for size, parts in raw.items():
+            for key, label in (("train", "train"), ("eval", "test")):
+                for j, item in enumerate(parts[key]):
+                    p, loss = [float(v) for v in item["proportions"]], [float(v) for v in item["loss"]]
+                    if len(p) != 5 or len(loss) != 5:
+                        raise JaxlawsError(f"{where}: {size}/{key}[{j}] has {len(p)} proportions and {len(loss)} losses, expected 5 and 5")
+                    r.append(p)
+                    L.append(loss)
+                    groups.append(size)
+                    splits.append(label)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise JaxlawsError(f"{where}: unexpected layout ({type(e).__name__}: {_one_line(e)})") from None
+    R = np.array(r).reshape(-1, 5)
+    return Dataset(
+        name="domain_mixture",
+        inputs={f"r{k + 1}": R[:, k] for k in range(5)},
+        y=np.array(L).reshape(-1, 5),
+        target="loss",
+        groups=np.array(groups),
+        splits=np.array(splits),
+        provenance=_provenance("domain_mixture_SOURCE.md"),
+    )
+
+
+def _lr_bsz() -> Dataset:
+    header, rows = _read_csv(_DATA / "lr_bsz_dense_lr_bs_loss.csv.gz")
+    where = "bundled lr_bsz data"
+    L = _column(header, rows, "smooth loss", where)
+    keep = L <= 4.0
+    D = _column(header, rows, "D", where)[keep]
+    D[D == 1e13] = 1e11  # typo in the file: the 117 rows of the 1.07B model are stored with D = 1e13
+    N = _column(header, rows, "N", where)[keep]
+    return Dataset(
+        name="lr_bsz",
+        inputs={
+            "eta": _column(header, rows, "lr", where)[keep],
+            "b": _column(header, rows, "bs", where)[keep],
+            "D": D,
+            "N": N,
+        },
+        y=L[keep],
+        target="smooth loss",
+        splits=_split_labels((D == D.max()) & (N == N.max())),
+        provenance=_provenance("lr_bsz_SOURCE.md"),
+    )
+
+
 _LOADERS: dict[str, tuple[Callable[[], Dataset], str]] = {
     "chinchilla": (lambda: _chinchilla(0), "Hoffmann et al. Fig. 4 points as read by Epoch AI (245 rows; N, D = C/(6N), C -> loss)"),
     "chinchilla_epoch": (lambda: _chinchilla(5), "the 240 rows of Epoch AI's headline fit (5 highest-loss rows dropped)"),
+    "moe": (_moe, "Clark et al. routed LMs at step 249000 (221 rows; E, N -> loss_validation; test = largest N, 28 rows)"),
+    "data_constrained": (_data_constrained, "Muennighoff-style data-constrained runs (182 rows; N, D, U -> loss; 161 train / 21 test)"),
+    "vocab": (_vocab, "vocabulary scaling (1200 rows; N, V, D, C, embed_dim -> Lossu; test = vocab 96256, 120 rows)"),
+    "sft": (_sft, "fine-tuning loss vs SFT data size, 42 groups dataset/model (546 rows; D -> loss; 504 train / 42 test = D 819200)"),
+    "domain_mixture": (_domain_mixture, "5-domain mixture losses, 4 model-size groups (104 rows; r1..r5 -> 5 losses; 80 train / 24 test)"),
+    "lr_bsz": (_lr_bsz, "LR/batch-size sweeps, smooth loss <= 4 (1847 rows; eta, b, D, N -> loss; test = largest N and D, 117 rows)"),
 }
 
 

@@ -85,7 +85,9 @@ def _build(law: Law, loss: Loss, solver: Solver) -> tuple[Callable[..., Any], Ca
 def _compiled(kind: str, law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...]) -> tuple[Any, float]:
     """The compiled ``init``/``advance`` for these argument shapes, and the seconds spent compiling."""
     shapes = tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args))
-    key = (kind, id(law), law.name, loss, solver, shapes)
+    # The law object itself (hashed by identity) is part of the key: holding it keeps its id from
+    # being reused by a new law while the compiled program lives.
+    key = (kind, law, loss, solver, shapes)
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     fn = _build(law, loss, solver)[0 if kind == "init" else 1]

@@ -67,7 +67,7 @@ def make_problem(law: Any, data: Any, loss: Any = "huber-log:1e-3", weights: Any
         raise JaxlawsError(f"law {law.name!r} has {law.n_outputs} output(s) but the target has shape {y.shape}")
     if data.n_points * law.n_outputs < law.n_params:
         raise JaxlawsError(
-            f"{data.n_points} points are fewer than law {law.name!r}'s {law.n_params} parameters"
+            f"{data.n_points} points are fewer than the {law.n_params} parameters of law {law.name!r}"
         )
     if loss.log_space and np.any(y <= 0):
         bad = int(np.argwhere(y <= 0)[0][0])

@@ -160,7 +160,10 @@ class Law:
     def to_natural(self, theta: Any) -> Any:
         """``[..., P]`` internal -> natural (jax or numpy arrays)."""
         xp = jnp if isinstance(theta, jax.Array) else np
-        return xp.where(self.log_mask, xp.exp(theta), theta)
+        mask = self.log_mask
+        # exp only where the scale is log: exp of a large linear-scale value would overflow and,
+        # through where's reverse-mode rule, turn that coordinate's gradient into NaN.
+        return xp.where(mask, xp.exp(xp.where(mask, theta, 0.0)), theta)
 
     def as_dict(self, theta_natural: Any) -> dict[str, Any]:
         """``[..., P]`` natural -> name -> ``[...]`` mapping."""

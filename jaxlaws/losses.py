@@ -46,7 +46,7 @@ class Loss:
     @property
     def spec(self) -> str:
         s = self.kind + ("-log" if self.log_space else "")
-        return s if self.delta is None else f"{s}:{self.delta:g}"
+        return s if self.delta is None else f"{s}:{self.delta!r}"
 
     def rho(self, r: Any) -> Any:
         """Per-residual loss, same shape as ``r``."""

@@ -31,6 +31,31 @@ def names() -> list[str]:
     return sorted(_CATALOG)
 
 
-from jaxlaws.laws import chinchilla, kaplan, power  # noqa: E402  (modules register themselves)
+from jaxlaws.laws import (  # noqa: E402  (modules register themselves)
+    bnsl,
+    chinchilla,
+    data_constrained,
+    kaplan,
+    lr_bsz,
+    mixing,
+    moe,
+    power,
+    sft,
+    vocab,
+)
 
-__all__ = ["get", "names", "register", "chinchilla", "kaplan", "power"]
+__all__ = [
+    "get",
+    "names",
+    "register",
+    "bnsl",
+    "chinchilla",
+    "data_constrained",
+    "kaplan",
+    "lr_bsz",
+    "mixing",
+    "moe",
+    "power",
+    "sft",
+    "vocab",
+]

@@ -6,6 +6,10 @@ approach 3; fitted here in the log-sum-exp form of Besiroglu et al. (2024),
 log L = LSE(a - alpha log N, b - beta log D, e), with a = log A, b = log B,
 e = log E the internal coordinates. The default start grid is theirs:
 a, b in {0, 5, ..., 25}, e in {-1, -0.5, ..., 1}, alpha, beta in {0, 0.5, ..., 2}.
+
+``chinchilla_linear``: the same law, parameters, bounds and grid, evaluated
+plainly in linear space (E + A N^-alpha + B D^-beta, ``predicts_log=False``),
+for fits whose loss is on y itself (``mse``, ``huber``).
 """
 
 from __future__ import annotations
@@ -32,25 +36,43 @@ def _log_chinchilla(p, x):
     )
 
 
+def _linear_chinchilla(p, x):
+    return p["E"] + p["A"] * x["N"] ** -p["alpha"] + p["B"] * x["D"] ** -p["beta"]
+
+
 _exp = lambda vals: tuple(float(np.exp(v)) for v in vals)  # noqa: E731
+
+_PARAMS = {
+    "E": Param(np.exp(-7.0), np.exp(3.0), scale="log", start=(np.exp(-1.0), np.exp(1.0)),
+               grid=_exp(np.arange(-1.0, 1.01, 0.5))),
+    "A": Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0)),
+               grid=_exp(np.arange(0.0, 25.1, 5.0))),
+    "B": Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0)),
+               grid=_exp(np.arange(0.0, 25.1, 5.0))),
+    "alpha": Param(0.0, 3.0, start=(0.0, 2.0), grid=tuple(np.arange(0.0, 2.01, 0.5))),
+    "beta": Param(0.0, 3.0, start=(0.0, 2.0), grid=tuple(np.arange(0.0, 2.01, 0.5))),
+}
 
 chinchilla = register(
     Law(
         name="chinchilla",
         fn=_log_chinchilla,
         inputs=("N", "D"),
-        params={
-            "E": Param(np.exp(-7.0), np.exp(3.0), scale="log", start=(np.exp(-1.0), np.exp(1.0)),
-                       grid=_exp(np.arange(-1.0, 1.01, 0.5))),
-            "A": Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0)),
-                       grid=_exp(np.arange(0.0, 25.1, 5.0))),
-            "B": Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0)),
-                       grid=_exp(np.arange(0.0, 25.1, 5.0))),
-            "alpha": Param(0.0, 3.0, start=(0.0, 2.0), grid=tuple(np.arange(0.0, 2.01, 0.5))),
-            "beta": Param(0.0, 3.0, start=(0.0, 2.0), grid=tuple(np.arange(0.0, 2.01, 0.5))),
-        },
+        params=_PARAMS,
         predicts_log=True,
         description="L = E + A/N^alpha + B/D^beta (fitted as log L = LSE(a - alpha log N, b - beta log D, e))",
         reference="Hoffmann et al. 2022 (arXiv:2203.15556); Besiroglu et al. 2024 (arXiv:2404.10102)",
+    )
+)
+
+chinchilla_linear = register(
+    Law(
+        name="chinchilla_linear",
+        fn=_linear_chinchilla,
+        inputs=("N", "D"),
+        params=_PARAMS,
+        predicts_log=False,
+        description="L = E + A/N^alpha + B/D^beta (evaluated in linear space)",
+        reference="Hoffmann et al. 2022 (arXiv:2203.15556), approach 3",
     )
 )

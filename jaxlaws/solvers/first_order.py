@@ -50,7 +50,16 @@ class _Projected:
 
     def step(self, obj: Objective, s: FirstOrderState, lower: Any, upper: Any) -> FirstOrderState:
         opt = self.optimizer()
-        upd, opt_state = opt.update(s.grad, s.opt_state, s.theta, value=s.value, grad=s.grad, value_fn=obj.value)
+        # Coordinates held on a bound by an outward gradient get no update (their gradient is
+        # masked), so curvature pairs and moments are built from the free coordinates only; the
+        # line search sees the objective through the projection, so every trial point is feasible.
+        fixed = ((s.theta <= lower) & (s.grad > 0)) | ((s.theta >= upper) & (s.grad < 0))
+        grad = jnp.where(fixed, 0.0, s.grad)
+
+        def value_fn(t: Any) -> Any:
+            return obj.value(project(t, lower, upper))
+
+        upd, opt_state = opt.update(grad, s.opt_state, s.theta, value=s.value, grad=grad, value_fn=value_fn)
         theta = project(optax.apply_updates(s.theta, upd), lower, upper)
         f, g = jax.value_and_grad(obj.value)(theta)
         bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g))

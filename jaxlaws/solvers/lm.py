@@ -12,6 +12,10 @@ onto the bounds, its residuals and Jacobian are computed in one pass, and it is
 accepted only if the objective drops; lam follows Nielsen's rule from the ratio
 of actual to predicted reduction. Every iterate is inside the bounds.
 
+Coordinates held on a bound by an outward gradient are fixed for the step
+(projected Newton), and steps are capped by an adaptive trust radius (sup norm
+in internal coordinates) that doubles after good steps and halves after bad.
+
 A lane is done when an accepted step reduces the objective by less than
 ``ftol`` relative with a trustworthy model (ratio > 1/4), when the step is
 below ``xtol`` relative, or when lam exceeds ``lam_max`` (no descent left at
@@ -38,6 +42,7 @@ class LMState(NamedTuple):
     hess: Any  # [P, P] J^T W J at theta
     lam: Any
     nu: Any
+    radius: Any  # trust radius: sup norm of a step, internal coordinates
 
 
 def _model(obj: Objective, theta: Any, outlier: float) -> tuple[Any, Any, Any]:
@@ -63,9 +68,10 @@ class LM:
     max_steps: int = 200
     ftol: float = 1e-10
     xtol: float = 1e-11
-    lam0: float = 1e-3
+    lam0: float = 0.1
     lam_max: float = 1e14
     outlier: float = 0.1
+    radius0: float = 1.0
 
     def init(self, obj: Objective, theta0: Any, lower: Any, upper: Any) -> LMState:
         f, g, H = _model(obj, theta0, self.outlier)
@@ -74,15 +80,25 @@ class LM:
         return LMState(
             theta=theta0, value=f, steps=jnp.zeros((), jnp.int32), done=bad, failed=bad,
             grad=jnp.where(bad, 0.0, g), hess=jnp.where(bad, 0.0, H),
-            lam=jnp.asarray(self.lam0, dt), nu=jnp.asarray(2.0, dt),
+            lam=jnp.asarray(self.lam0, dt), nu=jnp.asarray(2.0, dt), radius=jnp.asarray(self.radius0, dt),
         )
 
     def step(self, obj: Objective, s: LMState, lower: Any, upper: Any) -> LMState:
+        # Active set: a coordinate on a bound whose gradient pushes outward is held fixed, and the
+        # damped system is solved for the free ones only (projected Newton); clipping a full step
+        # instead would give the free coordinates the wrong step and stall at the bound.
+        fixed = ((s.theta <= lower) & (s.grad > 0)) | ((s.theta >= upper) & (s.grad < 0))
+        free = ~fixed
         d = jnp.diagonal(s.hess)
         scale = jnp.maximum(d, 1e-12 * jnp.max(d))
         scale = jnp.where(scale > 0, scale, 1.0)
         A = s.hess + jnp.diag(s.lam * scale)
-        delta = -jnp.linalg.solve(A, s.grad)
+        A = jnp.where(free[:, None] & free[None, :], A, 0.0) + jnp.diag(fixed.astype(A.dtype))
+        delta = -jnp.linalg.solve(A, jnp.where(free, s.grad, 0.0))
+        # Trust radius: no step longer than `radius` in any internal coordinate, so one huge
+        # Gauss-Newton step cannot jump a far start onto a flat plateau at the bounds.
+        big = jnp.max(jnp.abs(delta))
+        delta = delta * jnp.minimum(1.0, s.radius / jnp.where(big > 0, big, 1.0))
         cand = project(s.theta + delta, lower, upper)
         delta = cand - s.theta
         # Reduction predicted by the quadratic (IRLS) model for the projected step.
@@ -94,11 +110,15 @@ class LM:
         lam_ok = s.lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
         lam = jnp.where(ok, jnp.maximum(lam_ok, 1e-15), s.lam * s.nu)
         nu = jnp.where(ok, 2.0, 2.0 * s.nu)
+        step = jnp.max(jnp.abs(delta))
+        radius = jnp.where(ok, jnp.where(rho > 0.25, jnp.maximum(s.radius, 2.0 * step), s.radius), 0.5 * step)
+        radius = jnp.maximum(radius, 1e-12)
         small_f = ok & (actual <= self.ftol * jnp.abs(f)) & (rho > 0.25)
         small_x = jnp.max(jnp.abs(delta)) <= self.xtol * (self.xtol + jnp.max(jnp.abs(s.theta)))
         new = LMState(
             theta=jnp.where(ok, cand, s.theta), value=jnp.where(ok, f, s.value), steps=s.steps + 1,
             done=small_f | small_x | (lam > self.lam_max), failed=s.failed,
             grad=jnp.where(ok, g, s.grad), hess=jnp.where(ok, H, s.hess), lam=lam, nu=nu,
+            radius=radius,
         )
         return freeze(s.done, s, new)

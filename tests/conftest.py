@@ -1,0 +1,104 @@
+"""Shared fixtures and helpers for the jaxlaws test suite.
+
+Compiled engine programs are cached per process by (law, loss, solver, chunk
+shape), so tests reuse a few settings on purpose:
+
+* chinchilla on ``chinchilla_epoch`` with ``huber-log:1e-3`` and the default LM,
+  at chunk shapes 8, 64 and 256;
+* small synthetic power-law problems with ``mse-log``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jaxlaws as jl
+
+EPS = np.finfo(np.float64).eps  # 2.22e-16: float64 machine epsilon
+
+# Where Epoch AI's copy of the Chinchilla data lives (read-only reference).
+SHARED_CHINCHILLA_CSV = "/work/shared/data/chinchilla/svg_extracted_data.csv"
+
+
+@pytest.fixture(scope="session")
+def chinchilla_law() -> jl.Law:
+    return jl.laws.get("chinchilla")
+
+
+@pytest.fixture(scope="session")
+def epoch_data() -> jl.datasets.Dataset:
+    return jl.datasets.load("chinchilla_epoch")
+
+
+def power_law_data(n: int = 30, A: float = 50.0, alpha: float = 0.5, sigma: float = 0.0, seed: int = 0):
+    """``y = A x^-alpha`` on a log grid, times exp(sigma z) noise."""
+    x = np.logspace(1.0, 6.0, n)
+    y = A * x**-alpha * np.exp(sigma * np.random.default_rng(seed).standard_normal(n))
+    return jl.datasets.from_arrays(x={"x": x}, y=y, name="synthetic_power")
+
+
+def lstsq_power_law(ds) -> np.ndarray:
+    """The exact ``mse-log`` optimum of ``power_law`` in internal coordinates
+    (log A, alpha): log y = log A - alpha log x is linear least squares."""
+    return power_law_reference(ds)[0]
+
+
+def power_law_reference(ds):
+    """(theta*, f*, lambda_min) for ``power_law`` with ``mse-log`` on ``ds``: the lstsq optimum,
+    the objective there, and the smallest eigenvalue of the Hessian H = 2 J^T J."""
+    lx = np.log(ds.inputs["x"])
+    J = np.stack([np.ones_like(lx), -lx], axis=1)
+    sol, *_ = np.linalg.lstsq(J, np.log(ds.y), rcond=None)
+    f_star = float(np.sum((J @ sol - np.log(ds.y)) ** 2))
+    return sol, f_star, float(np.linalg.eigvalsh(2 * J.T @ J)[0])
+
+
+# LM (ftol = 1e-10) stops once an accepted step lowers f by <= 1e-10 f. On a linear
+# least-squares problem every LM step contracts the error geometrically, so the gap left,
+# f - f*, is of the order of that last decrease; allow 10x: f - f* <= 1e-9 f*.
+LM_LINEAR_GAP = 1e-9
+
+
+def lm_linear_param_tol(f_star: float, lam_min: float, gap: float = LM_LINEAR_GAP) -> float:
+    """|theta - theta*| bound from an objective gap on a quadratic: f - f* >= lam_min/2 |d|^2,
+    so |d| <= sqrt(2 gap f* / lam_min); plus a float64 rounding floor for theta of size ~1..10."""
+    return float(np.sqrt(2 * gap * f_star / lam_min)) + 1e-12
+
+
+def capped_power_law(alpha_hi: float = 0.3) -> jl.Law:
+    """``y = A x^-alpha`` with a tight box on alpha (0 <= alpha <= alpha_hi)."""
+
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, alpha_hi)})
+    def capped(p, x):
+        return p["A"] * x["x"] ** -p["alpha"]
+
+    return capped
+
+
+def run_iterates(solver, law: jl.Law, x: np.ndarray, y: np.ndarray, start_natural, loss: str = "mse-log",
+                 max_steps: int | None = None):
+    """Drive ``solver``'s init/step protocol by hand (float64) and record every iterate.
+
+    Returns (thetas [T, P] internal, values [T], final state, objective)."""
+    import jax
+    import jax.numpy as jnp
+
+    loss = jl.losses.parse(loss)
+    max_steps = solver.max_steps if max_steps is None else max_steps
+    with jax.enable_x64(True):
+        obs = jnp.asarray(np.log(y) if loss.log_space else y)
+        residual = jl.engine.make_residual(law, loss, {"x": jnp.asarray(x)}, obs)
+        obj = jl.solvers.Objective(residual, jnp.ones(len(y)), loss)
+        lo, hi = jnp.asarray(law.lower), jnp.asarray(law.upper)
+        s = solver.init(obj, jnp.asarray(law.to_internal(np.asarray(start_natural, float))), lo, hi)
+        step = jax.jit(lambda st: solver.step(obj, st, lo, hi))
+        thetas, values = [np.asarray(s.theta)], [float(s.value)]
+        for _ in range(max_steps):
+            if bool(s.done):
+                break
+            s = step(s)
+            thetas.append(np.asarray(s.theta))
+            values.append(float(s.value))
+        s = jax.device_get(s)
+    return np.array(thetas), np.array(values), s, obj

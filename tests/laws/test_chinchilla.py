@@ -1,0 +1,93 @@
+"""jaxlaws.laws.chinchilla: chinchilla_linear, the linear-space twin of chinchilla."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxlaws as jl
+
+# Hoffmann et al.'s approach-3 fit.
+HOFFMANN = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+
+# Chinchilla's own range: 70M..16B parameters x 5e9..5e11 tokens, an 8 x 8 grid.
+_N, _D = (a.ravel() for a in np.meshgrid(np.geomspace(7e7, 1.6e10, 8), np.geomspace(5e9, 5e11, 8)))
+DESIGN = {"N": _N, "D": _D}
+
+
+def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
+    """Internal-coordinate points over the bounds box: n uniform draws over the start
+    ranges plus the box's corners (all of them, or max_corners random ones)."""
+    P = law.n_params
+    rng = np.random.default_rng(seed)
+    if 2**P <= max_corners:
+        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
+    else:
+        bits = rng.integers(0, 2, (max_corners, P))
+    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
+
+
+def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
+    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
+    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
+    with jax.enable_x64(True):
+        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
+        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
+
+        @jax.jit
+        @jax.vmap
+        def check(t):
+            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
+
+        out = check(jnp.asarray(_box(law)))
+    for space, (val, jac, grad) in zip(("y", "log y"), out):
+        assert np.all(np.isfinite(val)), f"non-finite {space}"
+        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
+        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
+
+
+def _chinchilla(p, x):
+    return p["E"] + p["A"] / x["N"] ** p["alpha"] + p["B"] / x["D"] ** p["beta"]
+
+
+def test_chinchilla_linear_shares_chinchilla_parameters():
+    lin, log = jl.laws.get("chinchilla_linear"), jl.laws.get("chinchilla")
+    assert lin.inputs == log.inputs == ("N", "D")
+    assert lin.param_names == log.param_names == ("E", "A", "B", "alpha", "beta")
+    assert not lin.predicts_log and lin.n_outputs == 1
+    assert lin.params == log.params  # same bounds, scales, start ranges and grids (Param is a frozen dataclass)
+    assert jl.starts.make(lin, "grid").shape == (4500, 5)  # Epoch AI's grid: 6 x 6 x 5 x 5 x 5
+
+
+def test_formula_and_shape_match_numpy_and_chinchilla():
+    lin, log = jl.laws.get("chinchilla_linear"), jl.laws.get("chinchilla")
+    with jax.enable_x64(True):
+        y_lin = np.asarray(lin.predict(HOFFMANN, DESIGN))
+        y_log = np.asarray(log.predict(HOFFMANN, DESIGN))
+        theta = jnp.asarray(lin.to_internal(HOFFMANN))
+        X = {k: jnp.asarray(v) for k, v in DESIGN.items()}
+        y_int = np.asarray(lin.predict_internal(theta, X))
+    assert y_lin.shape == (64,)
+    # Same float64 expression as the reference: agreement to a few ulps. The log-sum-exp form
+    # goes through exp/log of numbers of size <= 7, so it agrees to ~10 eps ~ 2e-15.
+    np.testing.assert_allclose(y_lin, _chinchilla(HOFFMANN, DESIGN), rtol=1e-14)
+    np.testing.assert_allclose(y_int, y_lin, rtol=1e-14)
+    np.testing.assert_allclose(y_lin, y_log, rtol=1e-13)
+
+
+def test_finite_with_gradients_over_the_box():
+    # E > 0, A, B > 0: y > 0 everywhere, so log y is checked too.
+    _assert_finite_with_gradients(jl.laws.get("chinchilla_linear"), DESIGN, log=True)
+
+
+def test_recovers_a_known_law_with_a_linear_loss():
+    y = _chinchilla(HOFFMANN, DESIGN)
+    res = jl.fit("chinchilla_linear", jl.datasets.from_arrays(x=DESIGN, y=y), loss="mse", starts=64)
+    # Noise-free data: the truth is a zero-residual optimum, where LM converges quadratically
+    # (runs land within ~1e-15). Predictions must match to 1e-9 relative. All five parameters
+    # are identifiable on this design, but the Jacobian is ill-conditioned (~2.5e3: E trades
+    # against A and alpha), so parameters get rtol 1e-5.
+    np.testing.assert_allclose(res.predict(DESIGN), y, rtol=1e-9)
+    for k, v in HOFFMANN.items():
+        np.testing.assert_allclose(res.params[k], v, rtol=1e-5, err_msg=k)

@@ -1,0 +1,97 @@
+"""jaxlaws.solvers.LM: projection onto the bounds, convergence on a linear problem, failed lanes."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlaws as jl
+from conftest import LM_LINEAR_GAP, capped_power_law, lm_linear_param_tol, power_law_data, power_law_reference, run_iterates
+
+X = np.logspace(0.0, 4.0, 20)
+
+
+@pytest.mark.parametrize(
+    "true_alpha, start_A, start_alpha, bound",
+    [
+        (0.8, 1e5, 0.0, "upper"),  # data want alpha = 0.8 > 0.3: pushed up against the upper bound
+        (-0.5, 10.0, 0.3, "lower"),  # data want alpha = -0.5 < 0: pushed down against the lower bound
+    ],
+)
+def test_every_iterate_inside_bounds(true_alpha, start_A, start_alpha, bound):
+    law = capped_power_law(0.3)
+    y = 10.0 * X**-true_alpha
+    thetas, values, s, _ = run_iterates(jl.solvers.LM(), law, X, y, [start_A, start_alpha], max_steps=60)
+    lo, hi = law.lower, law.upper
+    # Projection is a clip, exact in floating point: no tolerance.
+    assert np.all(thetas >= lo) and np.all(thetas <= hi), thetas[(thetas < lo).any(1) | (thetas > hi).any(1)]
+    # Not vacuous: the start sits on one bound and the data's optimum lies beyond the other,
+    # so some iterate must sit exactly on that bound (the projection was exercised).
+    target = hi[1] if bound == "upper" else lo[1]
+    assert thetas[0, 1] != target
+    assert np.any(thetas[1:, 1] == target)
+    assert len(thetas) > 5
+    # LM only accepts steps that lower the objective: the recorded values never increase.
+    assert np.all(np.diff(values) <= 0)
+    assert values[-1] < values[0]
+
+
+def test_lm_solves_linear_least_squares():
+    # power_law with mse-log is linear least squares in (log A, alpha): lstsq is the exact optimum.
+    ds = power_law_data(n=30, sigma=0.05, seed=1)
+    res = jl.fit("power_law", ds, loss="mse-log", starts=8, solver="lm")
+    best, f_star, lam_min = power_law_reference(ds)
+    tol = lm_linear_param_tol(f_star, lam_min)  # see conftest: from LM's ftol via the Hessian
+    assert res.best_converged and res.n_failed == 0
+    np.testing.assert_allclose(res.theta, best, rtol=0, atol=tol)
+    assert res.objective <= f_star * (1 + LM_LINEAR_GAP)
+    # and every lane reaches it (the problem is convex)
+    assert np.all(res.converged)
+    np.testing.assert_allclose(res.all_objective, f_star, rtol=LM_LINEAR_GAP)
+    np.testing.assert_allclose(np.log(res.all_params[:, 0]), best[0], rtol=0, atol=tol)
+
+
+def test_lm_converges_with_an_active_bound():
+    law = capped_power_law(0.3)
+    y = 10.0 * X**-0.8
+    lx, ly = np.log(X), np.log(y)
+    # With alpha pinned at 0.3 the optimum over log A is the mean residual: exact in closed form.
+    log_a = np.mean(ly + 0.3 * lx)
+    f_star = np.sum((log_a - 0.3 * lx - ly) ** 2)
+    thetas, values, s, _ = run_iterates(jl.solvers.LM(), law, X, y, [1e5, 0.0])
+    # LM's own stopping rule (ftol = 1e-10 relative decrease): allow 1e-8 relative.
+    assert values[-1] <= f_star * (1 + 1e-8), (values[-1], f_star, thetas[-1])
+    assert bool(s.done) and not bool(s.failed)
+
+
+def test_failed_start_is_done_and_frozen():
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e3, scale="log"), "k": jl.Param(-50.0, 50.0)})
+    def expo(p, x):
+        return p["A"] * jnp.exp(p["k"] * x["x"])
+
+    x = np.linspace(0.0, 20.0, 25)
+    y = 2.0 * np.exp(-0.3 * x)
+    # k = 50: exp(50 * 20) = exp(1000) overflows float64 (max ~ exp(709.8)) -> inf objective
+    thetas, values, s, obj = run_iterates(jl.solvers.LM(), expo, x, y, [2.0, 50.0], loss="huber-log:1e-3", max_steps=3)
+    assert bool(s.failed) and bool(s.done)
+    assert not np.isfinite(values[0])
+    assert len(thetas) == 1  # run_iterates never steps a done lane
+    with jax.enable_x64(True):
+        lo, hi = jnp.asarray(expo.lower), jnp.asarray(expo.upper)
+        s2 = jl.solvers.LM().step(obj, jax.tree.map(jnp.asarray, s), lo, hi)
+    # a done lane never changes (freeze): every field identical
+    for a, b in zip(jax.tree.leaves(s), jax.tree.leaves(jax.device_get(s2))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_get_solver():
+    assert isinstance(jl.solvers.get("lm"), jl.solvers.LM)
+    assert jl.solvers.get("lm", max_steps=7).max_steps == 7
+    slv = jl.solvers.LM(ftol=1e-6)
+    assert jl.solvers.get(slv) is slv
+    with pytest.raises(jl.JaxlawsError, match="unknown solver 'newton'; choose from lm, lbfgs, adam"):
+        jl.solvers.get("newton")
+    with pytest.raises(TypeError):
+        jl.solvers.get("lm", not_an_option=1)

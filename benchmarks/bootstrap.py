@@ -4,6 +4,10 @@ Usage: python benchmarks/bootstrap.py [--n 4000] [--scipy-resamples N]   (defaul
 Writes benchmarks/results/bootstrap_<device>.json.
 """
 
+from jaxlaws.devices import use_cpu_cores
+
+use_cpu_cores()  # before jax starts: one device per core
+
 import argparse
 import json
 import os

@@ -5,6 +5,10 @@ pooled scores). Writes benchmarks/results/catalog.md and catalog.json; the READM
 table is this file's output.
 """
 
+from jaxlaws.devices import use_cpu_cores
+
+use_cpu_cores()  # before jax starts: one device per core
+
 import json
 import os
 

@@ -4,6 +4,10 @@ Usage: python benchmarks/grid.py [--scipy-starts N]   (default: all 4,500)
 Writes benchmarks/results/grid_<device>.json.
 """
 
+from jaxlaws.devices import use_cpu_cores
+
+use_cpu_cores()  # before jax starts: one device per core
+
 import argparse
 import json
 import os

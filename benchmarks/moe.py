@@ -9,6 +9,10 @@ Both test R^2 values are reported: a lower train objective need not extrapolate 
 Writes benchmarks/results/moe_<device>.json.
 """
 
+from jaxlaws.devices import use_cpu_cores
+
+use_cpu_cores()  # before jax starts: one device per core
+
 import json
 import os
 import time

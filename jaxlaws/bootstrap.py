@@ -282,7 +282,8 @@ def bootstrap(
     *,
     chunk: int = 256,
     round_steps: int = 16,
-    dtype: Any = np.float64,
+    precision: str = "float64",
+    dtype: Any = None,
     **solver_options: Any,
 ) -> BootstrapResult:
     """Refit ``law`` on ``n`` resamples of ``data`` in one batched computation.
@@ -318,7 +319,7 @@ def bootstrap(
     slv = get_solver(solver, **solver_options)
     if fit is None:
         fit = fit_fn(law, data, loss=prob.loss, solver=slv, seed=seed, weights=weights,
-                     chunk=chunk, round_steps=round_steps, dtype=dtype)
+                     chunk=chunk, round_steps=round_steps, precision=precision, dtype=dtype)
     elif fit.law is not law:
         raise JaxlawsError(f"fit= is a fit of law {fit.law.name!r}, not {law.name!r}")
 
@@ -353,7 +354,7 @@ def bootstrap(
     y_idx = res_idx if obs.shape[0] > 1 else np.zeros_like(res_idx)
     w_idx = res_idx if W.shape[0] > 1 else np.zeros_like(res_idx)
     lanes = engine.solve(law, prob.loss, slv, data.inputs, obs, W, lanes_theta, y_idx, w_idx,
-                         chunk=chunk, round_steps=round_steps, dtype=dtype,
+                         chunk=chunk, round_steps=round_steps, precision=precision, dtype=dtype,
                          progress=_progress_bar(n * S, progress))
 
     val = np.where(lanes.failed, np.inf, lanes.value).reshape(n, S)
@@ -361,7 +362,7 @@ def bootstrap(
     best = np.argmin(val, axis=1)
     pick = np.arange(n) * S + best
     theta = lanes.theta[pick]
-    jk = _jackknife(law, prob, slv, fit, chunk, round_steps, dtype, scheme, groups) if jackknife else None
+    jk = _jackknife(law, prob, slv, fit, chunk, round_steps, precision, dtype, scheme, groups) if jackknife else None
     return BootstrapResult(
         law=law, fit=fit, scheme=scheme, theta=theta, params=np.asarray(law.to_natural(theta)),
         objective=lanes.value[pick], converged=lanes.converged[pick], failed=~np.isfinite(val[np.arange(n), best]),
@@ -371,7 +372,7 @@ def bootstrap(
     )
 
 
-def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, round_steps: int, dtype: Any,
+def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, round_steps: int, precision: str, dtype: Any,
                scheme: str, groups: Any) -> np.ndarray:
     """Leave-one-out (or leave-one-group-out) refits from the full-data best, natural units."""
     npts = prob.n_points
@@ -383,5 +384,6 @@ def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, round_
     W = prob.residual_weights(W) * prob.weights[None]
     m = W.shape[0]
     lanes = engine.solve(law, prob.loss, slv, prob.data.inputs, prob.obs[None], W, np.tile(fit.theta, (m, 1)),
-                         np.zeros(m, np.int32), np.arange(m), chunk=chunk, round_steps=round_steps, dtype=dtype)
+                         np.zeros(m, np.int32), np.arange(m), chunk=chunk, round_steps=round_steps,
+                         precision=precision, dtype=dtype)
     return np.asarray(law.to_natural(lanes.theta))

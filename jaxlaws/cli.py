@@ -134,6 +134,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from jaxlaws.devices import use_cpu_cores
+
+    use_cpu_cores()  # the command owns its process: spread lanes over every core
     try:
         if args.cmd == "fit":
             return _fit(args)

@@ -22,7 +22,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxlaws.errors import JaxlawsError
 from jaxlaws.law import Law
 from jaxlaws.losses import Loss
 from jaxlaws.solvers.base import Objective, Solver
@@ -117,6 +119,22 @@ def _chunk_size(n_lanes: int, chunk: int) -> int:
     return k
 
 
+def _lane_sharding() -> tuple[Any, Any, int]:
+    """Shardings that split the lane axis over every device, and replicate the data."""
+    devs = jax.devices()
+    mesh = Mesh(np.array(devs), ("lanes",))
+    return NamedSharding(mesh, PartitionSpec("lanes")), NamedSharding(mesh, PartitionSpec()), len(devs)
+
+
+PRECISIONS = ("float64", "float32", "mixed")
+
+
+def _loosened(solver: Solver) -> Solver:
+    """The solver with tolerances a float32 first phase can meet (used by ``precision="mixed"``)."""
+    changes = {k: max(getattr(solver, k), v) for k, v in (("ftol", 1e-6), ("xtol", 1e-6)) if hasattr(solver, k)}
+    return dataclasses.replace(solver, **changes) if changes else solver
+
+
 def solve(
     law: Law,
     loss: Loss,
@@ -130,7 +148,8 @@ def solve(
     *,
     chunk: int = 256,
     round_steps: int = 16,
-    dtype: Any = np.float64,
+    precision: str = "float64",
+    dtype: Any = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Lanes:
     """Run ``solver`` on every lane and return every lane's outcome.
@@ -143,36 +162,65 @@ def solve(
       theta0: ``[L, P]`` internal-coordinate starts, one per lane.
       y_index, w_index: ``[L]`` which row of ``obs`` / ``weights`` each lane uses
         (default 0).
-      chunk: lanes per compiled program (rounded to a power of two).
+      chunk: lanes per device per compiled program (rounded to a power of two).
       round_steps: solver steps per round between compactions.
-      dtype: float64 (default) or float32.
+      precision: ``"float64"`` (default), ``"float32"``, or ``"mixed"``: a float32 phase
+        to loosened tolerances (1e-6), then a float64 polish from where it stopped to the
+        solver's own tolerances (lanes that fail in float32 restart in float64 from their
+        start). ``steps`` counts both phases.
+      dtype: shorthand for precision (``np.float32`` / ``np.float64``).
       progress: called as ``progress(done_lanes, total_lanes)`` after each round.
+
+    Lanes are spread over every jax device (``jax.devices()``): on a CPU, run with
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to use every core.
     """
+    if dtype is not None:
+        precision = "float32" if np.dtype(dtype) == np.float32 else "float64"
+    if precision not in PRECISIONS:
+        raise JaxlawsError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     L = theta0.shape[0]
     y_index = np.zeros(L, np.int32) if y_index is None else np.asarray(y_index, np.int32)
     w_index = np.zeros(L, np.int32) if w_index is None else np.asarray(w_index, np.int32)
-    K = _chunk_size(L, chunk)
-    x64 = np.dtype(dtype) == np.float64
+    args = (law, loss, X, obs, weights, y_index, w_index, chunk, round_steps)
+    if precision != "mixed":
+        return _solve(*args, solver, theta0, precision == "float64", progress)
+    first = _solve(*args, _loosened(solver), theta0, False, None)
+    start = np.where(first.failed[:, None], theta0, np.clip(first.theta, law.lower, law.upper))
+    second = _solve(*args, solver, start, True, progress)
+    return dataclasses.replace(
+        second, steps=first.steps + second.steps, compile_s=first.compile_s + second.compile_s,
+        run_s=first.run_s + second.run_s,
+    )
+
+
+def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, round_steps, solver, theta0, x64, progress) -> Lanes:
+    """One precision's pass of :func:`solve`."""
+    L = theta0.shape[0]
+    lanes_sh, repl_sh, n_dev = _lane_sharding()
+    K = _chunk_size(-(-L // n_dev), chunk) * n_dev
     with jax.enable_x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
-        data = (
+        data = jax.device_put((
             {k: jnp.asarray(v, dt) for k, v in X.items() if k in law.inputs},
             jnp.asarray(obs, dt),
             jnp.asarray(weights, dt),
             jnp.asarray(law.lower, dt),
             jnp.asarray(law.upper, dt),
-        )
+        ), repl_sh)
         compile_s = 0.0
         t_start = time.perf_counter()
 
         def pad(idx: np.ndarray) -> np.ndarray:
             return np.concatenate([idx, np.full(K - len(idx), idx[0])]) if len(idx) < K else idx
 
+        def lanes(*arrays: Any) -> Any:
+            return jax.device_put(arrays, lanes_sh)
+
         # Initialise every lane, chunk by chunk, into a host-side pool.
         pool = None
         for lo in range(0, L, K):
             idx = pad(np.arange(lo, min(lo + K, L)))
-            args = (jnp.asarray(theta0[idx], dt), jnp.asarray(y_index[idx]), jnp.asarray(w_index[idx]), *data)
+            args = (*lanes(theta0[idx].astype(dt), y_index[idx], w_index[idx]), *data)
             exe, c = _compiled("init", law, loss, solver, args)
             compile_s += c
             out = jax.device_get(exe(*args))
@@ -181,21 +229,21 @@ def solve(
                 pool = jax.tree.map(lambda a: np.empty((L,) + a.shape[1:], a.dtype), out)
             jax.tree.map(lambda p, a: p.__setitem__(slice(lo, lo + m), a[:m]), pool, out)
 
-        n_steps = jnp.asarray(round_steps, jnp.int32)
+        n_steps = jax.device_put(jnp.asarray(round_steps, jnp.int32), repl_sh)
         while True:
             active = np.flatnonzero(~pool.done & (pool.steps < solver.max_steps))
             if progress is not None:
                 progress(L - len(active), L)
             if len(active) == 0:
                 break
-            # Dispatch every chunk of the round before collecting any: jax runs
-            # them asynchronously, so independent chunks overlap across cores.
+            # Dispatch every chunk of the round before collecting any, so host-side
+            # packing of the next chunk overlaps the device's work on this one.
             pending = []
             for lo in range(0, len(active), K):
                 real = active[lo : lo + K]
                 idx = pad(real)
-                sub = jax.tree.map(lambda a: jnp.asarray(a[idx]), pool)
-                args = (sub, jnp.asarray(y_index[idx]), jnp.asarray(w_index[idx]), n_steps, *data)
+                sub, yi, wi = lanes(jax.tree.map(lambda a: a[idx], pool), y_index[idx], w_index[idx])
+                args = (sub, yi, wi, n_steps, *data)
                 exe, c = _compiled("advance", law, loss, solver, args)
                 compile_s += c
                 pending.append((real, exe(*args)))

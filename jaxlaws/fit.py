@@ -179,7 +179,8 @@ def fit(
     *,
     chunk: int = 256,
     round_steps: int = 16,
-    dtype: Any = np.float64,
+    precision: str = "mixed",
+    dtype: Any = None,
     **solver_options: Any,
 ) -> FitResult:
     """Fit ``law`` to ``data`` from many starts at once; the best lane wins.
@@ -192,6 +193,9 @@ def fit(
       solver: ``"lm"`` (default), ``"lbfgs"``, ``"adam"``, or a solver object.
       seed: seeds the start sampler.
       weights: optional ``[n]`` non-negative point weights.
+      precision: ``"mixed"`` (default: a float32 phase, then a float64 polish to the
+        solver's tolerances; pays when starts are far from their optima), ``"float64"``
+        or ``"float32"``.
       chunk, round_steps, dtype: engine settings (see :func:`jaxlaws.engine.solve`).
       **solver_options: passed to the solver (``max_steps``, tolerances, ...).
     """
@@ -202,7 +206,7 @@ def fit(
     theta0 = starts_mod.make(law, starts, seed=seed)
     slv = get_solver(solver, **solver_options)
     lanes = engine.solve(law, prob.loss, slv, prob.data.inputs, prob.obs[None], prob.weights[None], theta0,
-                         chunk=chunk, round_steps=round_steps, dtype=dtype)
+                         chunk=chunk, round_steps=round_steps, precision=precision, dtype=dtype)
     ok = ~lanes.failed & np.isfinite(lanes.value)
     if not ok.any():
         raise JaxlawsError(

@@ -151,15 +151,16 @@ def test_lanes_in_scipys_basin_are_as_deep(oracle):
 def test_each_converged_lane_no_worse_than_scipy(oracle):
     """Lane by lane against scipy L-BFGS-B from the same start.
 
-    Chinchilla's bounded objective has several *degenerate* local minima besides the optimum:
-    one power term switched off (A or B -> 0 with its exponent at the bound 3), f = 0.011045 or
-    0.011298, 10x the optimum. Which of these two a local method reaches from a far start depends
-    on its step sequence, not on its quality, so "no worse than scipy" lane by lane holds exactly
-    only where the lanes share a basin. What must hold, and is checked:
+    Chinchilla's bounded objective has several *degenerate* local minima besides the optimum, where
+    one power term is switched off (A or B -> 0 with its exponent at the bound 3) or E sits on a bound:
+    f = 0.011045, 0.011298, 0.021024, ..., all at least 10x the optimum (1.018e-3). Which of these a
+    local method reaches from a far start depends on its step sequence, not on its quality, so "no
+    worse than scipy" lane by lane can hold exactly only where the lanes share a basin. What must
+    hold, and is checked:
       * every start from which scipy reaches the global optimum also takes jaxlaws there
         (no worse than scipy by NO_WORSE_RTOL, both stopping rules reasoned above);
-      * every converged lane ends no worse than scipy, or in one of the degenerate minima no more
-        than 3% above scipy's (0.011298 vs 0.011045 is 2.3%);
+      * a converged lane that ends worse than scipy ends in one of the degenerate minima
+        (>= 10x the optimum), and such lanes are at most 10% of the converged ones;
       * jaxlaws reaches the global optimum from at least as many starts as scipy.
     """
     _, theta0, res, sc = oracle
@@ -171,8 +172,8 @@ def test_each_converged_lane_no_worse_than_scipy(oracle):
     assert scipy_global.sum() >= 4  # not vacuous
     assert np.all(res.all_objective[scipy_global] <= sc[scipy_global] * (1 + NO_WORSE_RTOL))
     worse = c & (rel > NO_WORSE_RTOL)
-    assert np.all(rel[worse] <= 0.03), [(int(i), theta0[i].round(2).tolist(), res.all_objective[i], sc[i])
-                                        for i in np.flatnonzero(worse)]
+    assert np.all(res.all_objective[worse] >= 10 * best), [
+        (int(i), theta0[i].round(2).tolist(), res.all_objective[i], sc[i]) for i in np.flatnonzero(worse)]
     assert worse.sum() <= 0.1 * c.sum()
     assert (res.all_objective <= best * (1 + 1e-6)).sum() >= scipy_global.sum()
 
@@ -211,7 +212,8 @@ def test_grid_fit_result_is_consistent(grid_fit):
     np.testing.assert_array_equal(law.to_natural(res.theta), res.all_params[i])
     assert res.n_converged == int(res.converged.sum()) and res.n_converged > 4000
     assert not np.any(res.converged & res.failed)
-    assert np.all(res.steps <= jl.solvers.LM().max_steps) and np.all(res.steps[res.converged] >= 1)
+    # The default precision is mixed: steps count both phases, each limited to max_steps.
+    assert np.all(res.steps <= 2 * jl.solvers.LM().max_steps) and np.all(res.steps[res.converged] >= 1)
     d = json.loads(json.dumps(res.to_dict()))
     assert d["law"] == "chinchilla" and d["loss"] == "huber-log:0.001" and d["solver"] == "lm"
     assert d["n_points"] == 240 and d["n_starts"] == 4500 and d["best_converged"] is True
@@ -266,15 +268,16 @@ def _jacobian(law, x, theta):
         return np.asarray(jax.jacfwd(lambda t: law.log_predict_internal(t, X))(jnp.asarray(theta)))
 
 
+@pytest.mark.parametrize("precision", ["float64", "mixed"])
 @pytest.mark.parametrize("sigma", [0.0, 0.01])
 @pytest.mark.parametrize("name", ["chinchilla", "power_law", "power_law_offset", "kaplan_n"])
-def test_recovers_known_parameters(name, sigma):
+def test_recovers_known_parameters(name, sigma, precision):
     law = jl.laws.get(name)
     x, true, formula = _design(name)
     y_true = formula(true, x)
     m = len(y_true)
     y = y_true * np.exp(sigma * np.random.default_rng(0).standard_normal(m))  # multiplicative noise
-    res = jl.fit(law, jl.datasets.from_arrays(x=x, y=y), loss="mse-log", starts=64, seed=0)
+    res = jl.fit(law, jl.datasets.from_arrays(x=x, y=y), loss="mse-log", starts=64, seed=0, precision=precision)
     theta_true = law.to_internal(true)
     J = _jacobian(law, x, theta_true)
     se1 = np.sqrt(np.diag(np.linalg.inv(J.T @ J)))  # standard error per unit residual noise
@@ -289,6 +292,11 @@ def test_recovers_known_parameters(name, sigma):
         # in the data and in the law); linearised, |d theta_j| <= ||row j of pinv(J)|| ||dr||_2
         # = se1_j * sqrt(m) * max|dr|.
         tol = se1 * np.sqrt(m) * 16 * EPS * max(1.0, np.abs(np.log(y)).max())
+        if precision == "mixed":
+            # The float64 polish starts at the float32 phase's end and may stop on LM's step test
+            # (xtol = 1e-11 relative) before the floor; with the step contracting at least 10x per
+            # accepted step near a zero-residual optimum, what is left is below 10 xtol (1 + |theta|).
+            tol = np.maximum(tol, 10 * 1e-11 * (1 + np.abs(theta_true)))
     assert res.best_converged
     err = res.theta - theta_true
     assert np.all(np.abs(err) <= tol), dict(zip(law.param_names, np.abs(err) / tol))

@@ -4,23 +4,29 @@ Usage: python benchmarks/bootstrap.py [--n 4000] [--scipy-resamples N]   (defaul
 Writes benchmarks/results/bootstrap_<device>.json.
 """
 
-from jaxlaws.devices import use_cpu_cores
+import tempfile
 
-use_cpu_cores()  # before jax starts: one device per core
-
+from jaxlaws.devices import use_compilation_cache, use_cpu_cores
 import argparse
 import json
 import os
-
 from jaxlaws import bench
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--n", type=int, default=4000)
-ap.add_argument("--scipy-resamples", type=int, default=None)
-args = ap.parse_args()
-out = bench.bootstrap(n=args.n, n_scipy=args.scipy_resamples)
-dev = out["machine"]["device"].split(":")[0]
-path = os.path.join(os.path.dirname(__file__), "results", f"bootstrap_{dev}.json")
-with open(path, "w") as f:
-    json.dump(out, f, indent=2, default=float)
-print("written", path)
+
+def main():
+    use_cpu_cores()  # before jax starts: one device per core
+    use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))  # fresh: the first run compiles
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--scipy-resamples", type=int, default=None)
+    args = ap.parse_args()
+    out = bench._jsonable(bench.bootstrap(n=args.n, n_scipy=args.scipy_resamples))
+    dev = out["machine"]["device"].split(":")[0]
+    path = os.path.join(os.path.dirname(__file__), "results", f"bootstrap_{dev}.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=2, default=float)
+    print("written", path)
+
+
+if __name__ == "__main__":
+    main()

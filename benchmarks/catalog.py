@@ -5,35 +5,41 @@ pooled scores). Writes benchmarks/results/catalog.md and catalog.json; the READM
 table is this file's output.
 """
 
-from jaxlaws.devices import use_cpu_cores
+import tempfile
 
-use_cpu_cores()  # before jax starts: one device per core
-
+from jaxlaws.devices import use_compilation_cache, use_cpu_cores
 import json
 import os
-
 from jaxlaws import bench
 from jaxlaws.analysis import compare
 
-# chinchilla / chinchilla_epoch have no train/test split: see benchmarks/grid.py.
-PLAN = [
-    ("moe", ["moe_6p", "moe_clark"], "mse"),
-    ("data_constrained", ["data_constrained", "chinchilla_linear"], "mse"),
-    ("vocab", ["vocab"], "mse"),
-    ("sft", ["sft_rectified"], "mse"),
-    ("domain_mixture", ["mixing"], "mse"),
-    ("lr_bsz", ["lr_bsz"], "mse"),
-]
 
-rows, blocks = [], []
-for name, laws, loss in PLAN:
-    scores = compare.compare(laws, name, loss=loss, starts=256)
-    blocks.append(f"### {name} ({loss})\n\n" + compare.table(scores))
-    rows += [dict(dataset=name, loss=loss, **s.to_dict()) for s in scores]
-    print(blocks[-1], flush=True)
+def main():
+    use_cpu_cores()  # before jax starts: one device per core
+    use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))  # fresh: the first run compiles
+    # chinchilla / chinchilla_epoch have no train/test split: see benchmarks/grid.py.
+    PLAN = [
+        ("moe", ["moe_6p", "moe_clark"], "mse"),
+        ("data_constrained", ["data_constrained", "chinchilla_linear"], "mse"),
+        ("vocab", ["vocab"], "mse"),
+        ("sft", ["sft_rectified"], "mse"),
+        ("domain_mixture", ["mixing"], "mse"),
+        ("lr_bsz", ["lr_bsz"], "mse"),
+    ]
 
-here = os.path.dirname(__file__)
-with open(os.path.join(here, "results", "catalog.md"), "w") as fh:
-    fh.write("\n\n".join(blocks) + "\n")
-with open(os.path.join(here, "results", "catalog.json"), "w") as fh:
-    json.dump({"rows": rows, "machine": bench.machine()}, fh, indent=2, default=float)
+    rows, blocks = [], []
+    for name, laws, loss in PLAN:
+        scores = compare.compare(laws, name, loss=loss, starts=256)
+        blocks.append(f"### {name} ({loss})\n\n" + compare.table(scores))
+        rows += [dict(dataset=name, loss=loss, **s.to_dict()) for s in scores]
+        print(blocks[-1], flush=True)
+
+    here = os.path.dirname(__file__)
+    with open(os.path.join(here, "results", "catalog.md"), "w") as fh:
+        fh.write("\n\n".join(blocks) + "\n")
+    with open(os.path.join(here, "results", "catalog.json"), "w") as fh:
+        json.dump({"rows": rows, "machine": bench.machine()}, fh, indent=2, default=float)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,17 +1,28 @@
 """Side-by-side timing against scipy on the same objective, from the same starts, in one run.
 
-The baseline is what practitioners run today: ``scipy.optimize.minimize`` with
-L-BFGS-B in a Python loop over starts, given an exact (hand-derived numpy)
-gradient, which is the strong baseline; finite differences are slower still.
+Baselines (what practitioners run today, from weakest to strongest):
+
+* ``lbfgsb_fd``       scipy L-BFGS-B, gradient by finite differences (common practice);
+* ``lbfgsb_exact``    scipy L-BFGS-B with an exact, hand-derived numpy gradient (the strong
+                      baseline; also ``_unbounded``, as in Epoch AI's own fit);
+* ``trf_huber``       ``scipy.optimize.least_squares(method="trf", loss="huber")`` with the
+                      exact Jacobian (the same summed Huber objective, f_scale = delta);
+* ``lbfgsb_exact_pool2`` the exact-gradient loop split over a 2-process pool (both cores).
+
+jaxlaws runs cold (compiling, or loading from the persistent cache if one is on)
+and warm. Ratios are scipy seconds / jaxlaws warm seconds. A baseline timed on a
+subset of the starts is scaled to the full set and marked ``extrapolated``.
 Needs scipy (the ``bench`` or ``test`` extra).
 """
 
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 import os
 import platform
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,7 +43,6 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "jax": jax.__version__,
-        "jaxlib": jax.lib.__version__ if hasattr(jax.lib, "__version__") else jax.__version__,
         "optax": optax.__version__,
         "numpy": np.__version__,
         "scipy": scipy.__version__,
@@ -41,96 +51,176 @@ def machine() -> dict[str, Any]:
     }
 
 
-def chinchilla_numpy(data: Any, delta: float = 1e-3, w: Any = None) -> tuple[Any, Any]:
-    """Epoch AI's objective in numpy and its exact gradient, in internal coordinates
-    (log E, log A, log B, alpha, beta) ordered as the ``chinchilla`` law's parameters,
-    optionally weighted per point by ``w`` (bootstrap counts)."""
-    from scipy.special import huber
+# ---- Chinchilla in numpy (Epoch AI's objective), internal coordinates e, a, b, alpha, beta ----
+class Chinchilla:
+    """Summed Huber(delta) on log residuals of the LSE form, point weights ``w``; exact derivatives."""
 
-    lN, lD, lL = np.log(data.inputs["N"]), np.log(data.inputs["D"]), np.log(data.y)
-    w = np.ones_like(lL) if w is None else np.asarray(w, np.float64)
+    def __init__(self, data: Any, delta: float = 1e-3, w: Any = None) -> None:
+        self.lN, self.lD, self.lL = np.log(data.inputs["N"]), np.log(data.inputs["D"]), np.log(data.y)
+        self.delta = delta
+        self.w = np.ones_like(self.lL) if w is None else np.asarray(w, np.float64)
 
-    def parts(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _parts(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         e, a, b, al, be = t
-        z = np.stack([a - al * lN, b - be * lD, np.full_like(lN, e)])
+        z = np.stack([a - al * self.lN, b - be * self.lD, np.full_like(self.lN, e)])
         m = z.max(0)
         s = np.exp(z - m)
         tot = s.sum(0)
-        return m + np.log(tot) - lL, s / tot
+        return m + np.log(tot) - self.lL, s / tot
 
-    def obj(t: np.ndarray) -> float:
-        return float((w * huber(delta, parts(t)[0])).sum())
+    def residual(self, t: np.ndarray) -> np.ndarray:
+        return self._parts(t)[0]
 
-    def grad(t: np.ndarray) -> np.ndarray:
-        r, sm = parts(t)
-        psi = w * np.clip(r, -delta, delta)
+    def jacobian(self, t: np.ndarray) -> np.ndarray:
+        sm = self._parts(t)[1]
+        return np.stack([sm[2], sm[0], sm[1], -sm[0] * self.lN, -sm[1] * self.lD], axis=1)
+
+    def value(self, t: np.ndarray) -> float:
+        r = np.abs(self.residual(t))
+        d = self.delta
+        return float((self.w * np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d))).sum())
+
+    def grad(self, t: np.ndarray) -> np.ndarray:
+        r, sm = self._parts(t)
+        psi = self.w * np.clip(r, -self.delta, self.delta)
         return np.array([(psi * sm[2]).sum(), (psi * sm[0]).sum(), (psi * sm[1]).sum(),
-                         -(psi * sm[0] * lN).sum(), -(psi * sm[1] * lD).sum()])
-
-    return obj, grad
+                         -(psi * sm[0] * self.lN).sum(), -(psi * sm[1] * self.lD).sum()])
 
 
-def scipy_multistart(obj: Any, grad: Any, starts: np.ndarray, bounds: Any = None) -> dict[str, Any]:
-    """L-BFGS-B from every start; returns per-start objectives and the wall time."""
+def chinchilla_numpy(data: Any, delta: float = 1e-3, w: Any = None) -> tuple[Any, Any]:
+    """``(objective, gradient)`` of :class:`Chinchilla`."""
+    c = Chinchilla(data, delta, w)
+    return c.value, c.grad
+
+
+def _one_lbfgsb(c: Chinchilla, s: np.ndarray, bounds: Any, exact: bool) -> tuple[float, np.ndarray]:
     from scipy.optimize import minimize
 
+    r = minimize(c.value, s, jac=c.grad if exact else None, method="L-BFGS-B", bounds=bounds)
+    return float(r.fun), r.x
+
+
+def _one_trf(c: Chinchilla, s: np.ndarray, bounds: Any) -> tuple[float, np.ndarray]:
+    from scipy.optimize import least_squares
+
+    lo, hi = (np.array(b) for b in zip(*bounds))
+    r = least_squares(c.residual, np.clip(s, lo, hi), jac=c.jacobian, method="trf", loss="huber",
+                      f_scale=c.delta, bounds=(lo, hi))
+    return c.value(r.x), r.x
+
+
+_POOL_STATE: dict[str, Any] = {}
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _pool_init(data: Any, bounds: Any) -> None:
+    _POOL_STATE["c"] = Chinchilla(data)
+    _POOL_STATE["bounds"] = bounds
+
+
+def _pool_one(s: np.ndarray) -> float:
+    return _one_lbfgsb(_POOL_STATE["c"], s, _POOL_STATE["bounds"], True)[0]
+
+
+def run_baseline(name: str, c: Chinchilla, starts: np.ndarray, bounds: Any) -> dict[str, Any]:
+    """Run one scipy baseline over ``starts``; per-start objectives and seconds."""
     t = time.perf_counter()
-    vals = np.empty(len(starts))
-    xs = np.empty_like(starts)
-    for i, s in enumerate(starts):
-        r = minimize(obj, s, jac=grad, method="L-BFGS-B", bounds=bounds)
-        vals[i], xs[i] = r.fun, r.x
-    return {"objective": vals, "x": xs, "seconds": time.perf_counter() - t}
+    if name == "lbfgsb_exact_pool2":
+        # spawn, not fork (a fork of a process whose jax runtime holds threads misbehaves), and one
+        # BLAS thread per worker: scipy's L-BFGS-B calls BLAS, and two workers each spinning two
+        # BLAS threads on two cores measured 15x slower than the serial loop.
+        ctx = multiprocessing.get_context("spawn")
+        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        os.environ.update({k: "1" for k in _THREAD_VARS})
+        try:
+            with ctx.Pool(2, initializer=_pool_init, initargs=(_POOL_STATE.get("data"), bounds)) as pool:
+                vals = np.array(pool.map(_pool_one, list(starts), chunksize=max(1, len(starts) // 64)))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    else:
+        one: Callable[[np.ndarray], tuple[float, np.ndarray]] = {
+            "lbfgsb_exact": lambda s: _one_lbfgsb(c, s, bounds, True),
+            "lbfgsb_exact_unbounded": lambda s: _one_lbfgsb(c, s, None, True),
+            "lbfgsb_fd": lambda s: _one_lbfgsb(c, s, bounds, False),
+            "trf_huber": lambda s: _one_trf(c, s, bounds),
+        }[name]
+        vals = np.array([one(s)[0] for s in starts])
+    return {"objective": vals, "seconds": time.perf_counter() - t}
 
 
-def grid(n_scipy: int | None = None, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def grid(subset: int | None = None, baselines: dict[str, int | None] | None = None, seed: int = 0,
+         verbose: bool = True) -> dict[str, Any]:
     """Chinchilla 4,500-start grid on ``chinchilla_epoch`` (huber-log:1e-3): jaxlaws vs scipy.
 
-    ``n_scipy``: run scipy on a seeded subset of that many grid starts and scale
-    its time to the full grid (None: all 4,500).
+    ``baselines``: name -> number of starts to time it on (None: all 4,500); by default the
+    exact-gradient loop runs on all starts (or ``subset``) and the slower ones on 300.
     """
     law = jl.laws.get("chinchilla")
     data = jl.datasets.load("chinchilla_epoch")
     theta0 = jl.starts.grid(law)
-    t = time.perf_counter()
-    cold = jl.fit(law, data, loss="huber-log:1e-3", starts="grid")
-    cold_s = time.perf_counter() - t
-    t = time.perf_counter()
-    warm = jl.fit(law, data, loss="huber-log:1e-3", starts="grid")
-    warm_s = time.perf_counter() - t
-    obj, grad = chinchilla_numpy(data)
-    idx = np.arange(len(theta0))
-    if n_scipy is not None and n_scipy < len(theta0):
-        idx = np.sort(np.random.default_rng(seed).choice(len(theta0), n_scipy, replace=False))
-    sp = scipy_multistart(obj, grad, theta0[idx], bounds=list(zip(law.lower, law.upper)))
-    scipy_full_s = sp["seconds"] * len(theta0) / len(idx)
-    best = min(warm.objective, float(sp["objective"].min()))
+    S = len(theta0)
+    if baselines is None:
+        baselines = {"lbfgsb_exact": subset, "lbfgsb_exact_unbounded": 300, "lbfgsb_fd": 300, "trf_huber": 300,
+                     "lbfgsb_exact_pool2": subset}
+    c = Chinchilla(data)
+    _POOL_STATE["data"] = data
+    bounds = list(zip(law.lower, law.upper))
+    rng = np.random.default_rng(seed)
+    results = {}
+    for name, n in baselines.items():
+        idx = np.arange(S) if n is None or n >= S else np.sort(rng.choice(S, n, replace=False))
+        r = run_baseline(name, c, theta0[idx], bounds)
+        results[name] = {"starts_run": len(idx), "seconds_run": r["seconds"], "seconds_full": r["seconds"] * S / len(idx),
+                         "extrapolated": len(idx) < S, "ms_per_start": 1e3 * r["seconds"] / len(idx),
+                         "best_objective": float(r["objective"].min()), "objectives": r["objective"]}
+    # jaxlaws after the scipy baselines: a process pool started after jax's runtime is up was
+    # measured 5x slower, which would flatter jaxlaws.
+    jl.engine.clear_compiled()
+    cold, cold_s = _timed(lambda: jl.fit(law, data, loss="huber-log:1e-3", starts="grid"))
+    # Cold again with nothing compiled in memory: with the persistent compilation cache on
+    # (jaxlaws.devices.use_compilation_cache), what a second process pays.
+    jl.engine.clear_compiled()
+    cached, cached_s = _timed(lambda: jl.fit(law, data, loss="huber-log:1e-3", starts="grid"))
+    warm, warm_s = _timed(lambda: jl.fit(law, data, loss="huber-log:1e-3", starts="grid"))
+    best = min([warm.objective] + [v["best_objective"] for v in results.values()])
+
+    def basin(f: np.ndarray) -> float:
+        return float(np.mean(f <= best * (1 + 1e-6)))
+
     out = {
-        "problem": "chinchilla grid, chinchilla_epoch, huber-log:1e-3",
-        "n_starts": len(theta0),
-        "jaxlaws": {
-            "cold_s": cold_s, "warm_s": warm_s, "compile_s": cold.timing["compile_s"],
-            "objective": warm.objective, "params": warm.params,
-            "frac_best_basin": float(np.mean(warm.all_objective <= best * (1 + 1e-6))),
-            "n_converged": warm.n_converged, "n_failed": warm.n_failed,
-        },
-        "scipy_lbfgsb_exact_grad": {
-            "starts_run": len(idx), "seconds_run": sp["seconds"], "seconds_full_grid": scipy_full_s,
-            "extrapolated": len(idx) < len(theta0), "objective": float(sp["objective"].min()),
-            "ms_per_start": 1e3 * sp["seconds"] / len(idx),
-            "frac_best_basin": float(np.mean(sp["objective"] <= best * (1 + 1e-6))),
-        },
-        "ratio_warm": scipy_full_s / warm_s,
-        "ratio_cold": scipy_full_s / cold_s,
+        "problem": "chinchilla grid (4,500 starts), chinchilla_epoch (240 points), huber-log:1e-3",
+        "n_starts": S,
+        "jaxlaws": {"cold_s": cold_s, "cold_cached_s": cached_s, "warm_s": warm_s, "compile_s": cold.timing["compile_s"],
+                    "compile_cached_s": cached.timing["compile_s"],
+                    "objective": warm.objective, "params": warm.params, "frac_best_basin": basin(warm.all_objective),
+                    "n_converged": warm.n_converged, "n_failed": warm.n_failed, "lane_steps": int(warm.steps.sum()),
+                    "rel_gap_to_best": (warm.objective - best) / best},
+        "scipy": {k: {**{kk: vv for kk, vv in v.items() if kk != "objectives"},
+                      "frac_best_basin": basin(v["objectives"]), "ratio_warm": v["seconds_full"] / warm_s,
+                      "ratio_cold": v["seconds_full"] / cold_s} for k, v in results.items()},
         "machine": machine(),
     }
     if verbose:
-        j, s = out["jaxlaws"], out["scipy_lbfgsb_exact_grad"]
-        print(f"chinchilla grid ({len(theta0)} starts, 240 points, huber-log:1e-3) on {out['machine']['device']}")
-        print(f"  jaxlaws lm     warm {j['warm_s']:.2f} s  cold {j['cold_s']:.2f} s  objective {j['objective']:.10e}")
-        note = f" (timed on {s['starts_run']} starts, scaled)" if s["extrapolated"] else ""
-        print(f"  scipy L-BFGS-B {scipy_full_s:.2f} s{note}  {s['ms_per_start']:.2f} ms/start  objective {s['objective']:.10e}")
-        print(f"  speed-up warm {out['ratio_warm']:.1f}x, cold {out['ratio_cold']:.1f}x")
+        print(f"chinchilla grid ({S} starts, 240 points, huber-log:1e-3) on {out['machine']['device']}")
+        j = out["jaxlaws"]
+        print(f"  {'jaxlaws lm':<24s} warm {warm_s:7.2f} s  cold {cold_s:6.2f} s (from disk cache {cached_s:.2f} s)"
+              f"  best {j['objective']:.10e}"
+              f"  best-basin {j['frac_best_basin']:.0%}")
+        for k, v in out["scipy"].items():
+            note = f" (timed on {v['starts_run']}, scaled)" if v["extrapolated"] else ""
+            print(f"  {k:<24s} {v['seconds_full']:8.2f} s  {v['ms_per_start']:6.2f} ms/start  best {v['best_objective']:.10e}"
+                  f"  best-basin {v['frac_best_basin']:.0%}  -> jaxlaws {v['ratio_warm']:.1f}x warm, "
+                  f"{v['ratio_cold']:.1f}x cold{note}")
     return out
 
 
@@ -143,20 +233,20 @@ def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, verbose:
 
     data = jl.datasets.load("chinchilla_epoch")
     res = jl.fit("chinchilla", data, loss="huber-log:1e-3", starts="grid")
-    t = time.perf_counter()
-    cold = jl.bootstrap("chinchilla", data, n=n, loss="huber-log:1e-3", seed=seed, fit=res, progress=False)
-    cold_s = time.perf_counter() - t
-    t = time.perf_counter()
-    warm = jl.bootstrap("chinchilla", data, n=n, loss="huber-log:1e-3", seed=seed, fit=res, progress=False)
-    warm_s = time.perf_counter() - t
+
+    def run() -> Any:
+        return jl.bootstrap("chinchilla", data, n=n, loss="huber-log:1e-3", seed=seed, fit=res, progress=False)
+
+    cold, cold_s = _timed(run)
+    warm, warm_s = _timed(run)
     rng = np.random.default_rng(seed)
     W = rng.multinomial(data.n_points, np.full(data.n_points, 1.0 / data.n_points), size=n)
     m = n if n_scipy is None else min(n, n_scipy)
     t = time.perf_counter()
     sp = np.empty((m, 5))
     for i in range(m):
-        obj, grad = chinchilla_numpy(data, w=W[i])
-        sp[i] = minimize(obj, res.theta, jac=grad, method="BFGS").x
+        c = Chinchilla(data, w=W[i])
+        sp[i] = minimize(c.value, res.theta, jac=c.grad, method="BFGS").x
     scipy_s = (time.perf_counter() - t) * n / m
     nat = np.asarray(res.law.to_natural(sp))
     names = list(res.law.params)
@@ -182,6 +272,54 @@ def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, verbose:
     return out
 
 
+def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000), points: tuple[int, ...] = (100, 1000, 10000),
+          verbose: bool = True) -> dict[str, Any]:
+    """Synthetic Chinchilla data (known parameters, 1% noise): seconds per fit as lanes and points grow.
+
+    Lanes are sampled starts on one dataset; the exact-gradient scipy loop is timed on up to 20
+    of the same starts for each size. Reports warm seconds, lane-steps per second and the ratio.
+    """
+    law = jl.laws.get("chinchilla")
+    true = {"E": 1.8, "A": 480.0, "B": 2100.0, "alpha": 0.35, "beta": 0.37}
+    rows = []
+    for n in points:
+        rng = np.random.default_rng(n)
+        N = np.exp(rng.uniform(np.log(7e7), np.log(1.6e10), n))
+        D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), n))
+        y = np.asarray(law.predict(true, N=N, D=D)) * np.exp(0.01 * rng.standard_normal(n))
+        data = jl.datasets.from_arrays(x={"N": N, "D": D}, y=y)
+        c = Chinchilla(data)
+        bounds = list(zip(law.lower, law.upper))
+        for L in lanes:
+            st = jl.starts.lhs(law, L, seed=L)
+            nat = law.to_natural(st)
+            jl.fit(law, data, starts=nat)
+            res, warm_s = _timed(lambda: jl.fit(law, data, starts=nat))
+            k = min(L, 20)
+            sp = run_baseline("lbfgsb_exact", c, st[:k], bounds)
+            scipy_s = sp["seconds"] * L / k
+            rows.append({"points": n, "lanes": L, "warm_s": warm_s, "lane_steps_per_s": float(res.steps.sum() / warm_s),
+                         "scipy_s": scipy_s, "ratio": scipy_s / warm_s})
+            if verbose:
+                print(f"  points {n:>6d} lanes {L:>6d}: jaxlaws {warm_s:8.3f} s  scipy {scipy_s:8.2f} s  "
+                      f"ratio {scipy_s / warm_s:6.1f}x  {rows[-1]['lane_steps_per_s']:.3g} lane-steps/s", flush=True)
+    return {"rows": rows, "machine": machine()}
+
+
 def quick() -> dict[str, Any]:
-    """A run of under two minutes: the full jaxlaws grid and bootstrap against scipy on subsets, scaled."""
-    return {"grid": grid(n_scipy=300), "bootstrap": bootstrap(n=4000, n_scipy=400)}
+    """Under two minutes: the full jaxlaws grid and bootstrap, scipy baselines on subsets (scaled)."""
+    g = grid(baselines={"lbfgsb_exact": 300, "lbfgsb_fd": 50, "trf_huber": 50, "lbfgsb_exact_pool2": 300})
+    b = bootstrap(n=4000, n_scipy=300)
+    return {"grid": _jsonable(g), "bootstrap": _jsonable(b)}
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x

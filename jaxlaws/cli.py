@@ -134,9 +134,15 @@ def _bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from jaxlaws.devices import use_cpu_cores
+    from jaxlaws.devices import use_compilation_cache, use_cpu_cores
 
-    use_cpu_cores()  # the command owns its process: spread lanes over every core
+    # The command owns its process: spread lanes over every core, and keep compiled
+    # programs on disk so the next run starts warm.
+    use_cpu_cores()
+    try:
+        use_compilation_cache(os.environ.get("JAXLAWS_CACHE_DIR"))
+    except OSError:
+        pass  # an unwritable home directory only costs compile time
     try:
         if args.cmd == "fit":
             return _fit(args)

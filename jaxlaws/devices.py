@@ -30,3 +30,19 @@ def use_cpu_cores(n: int | None = None) -> bool:
         return False
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
     return True
+
+
+def use_compilation_cache(path: str | None = None) -> str:
+    """Turn on jax's persistent compilation cache (default ``~/.cache/jaxlaws/xla``).
+
+    Later processes then load the engine's compiled programs from disk instead of
+    compiling them again (cold starts). This sets jax's global configuration, so it
+    is for programs that own their process, like the ``jaxlaws`` command.
+    """
+    import jax
+
+    path = path or os.path.join(os.path.expanduser("~"), ".cache", "jaxlaws", "xla")
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return path

@@ -38,6 +38,12 @@ def compile_count() -> int:
     return len(_COMPILED)
 
 
+def clear_compiled() -> None:
+    """Forget this process's compiled programs (benchmarks use it to time cold starts)."""
+    _COMPILED.clear()
+    jax.clear_caches()
+
+
 def device_name() -> str:
     d = jax.devices()[0]
     return f"{d.platform}:{getattr(d, 'device_kind', d.platform)} x{jax.device_count()}"

@@ -1,0 +1,80 @@
+"""Markdown table and PNG plot from benchmarks/results/*.json.
+
+Usage: python benchmarks/report.py   (writes results/summary.md and results/summary.png)
+"""
+
+import glob
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RES = os.path.join(HERE, "results")
+
+
+def load(name):
+    path = os.path.join(RES, name)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def main():
+    lines = []
+    g = load("grid_cpu.json")
+    if g:
+        m = g["machine"]
+        j = g["jaxlaws"]
+        lines += [f"## Chinchilla grid ({g['n_starts']} starts, 240 points, huber-log:1e-3)", "",
+                  f"Machine: {m['processor']}, {m['cpu_count']} cores, {m['platform']}; jax {m['jax']}, "
+                  f"optax {m['optax']}, numpy {m['numpy']}, scipy {m['scipy']}; jaxlaws on `{m['device']}`; {m['date']}.", "",
+                  "| method | seconds (full grid) | ms/start | best objective | starts reaching best basin | jaxlaws speed-up (warm) |",
+                  "|---|---|---|---|---|---|",
+                  f"| jaxlaws lm, warm | {j['warm_s']:.2f} | {1e3 * j['warm_s'] / g['n_starts']:.3f} | {j['objective']:.10e} | "
+                  f"{j['frac_best_basin']:.0%} | 1 |",
+                  f"| jaxlaws lm, cold (compiling) | {j['cold_s']:.2f} | | | | |",
+                  f"| jaxlaws lm, cold (disk cache) | {j.get('cold_cached_s', float('nan')):.2f} | | | | |"]
+        for k, v in g["scipy"].items():
+            ex = " (scaled from %d starts)" % v["starts_run"] if v["extrapolated"] else ""
+            lines.append(f"| scipy {k}{ex} | {v['seconds_full']:.2f} | {v['ms_per_start']:.2f} | {v['best_objective']:.10e} | "
+                         f"{v['frac_best_basin']:.0%} | {v['ratio_warm']:.1f}x |")
+        lines.append("")
+    b = load("bootstrap_cpu.json")
+    if b:
+        s = b["scipy_bfgs_exact_grad"]
+        lines += ["## Bootstrap (Epoch AI's protocol: 4,000 pairs resamples, one BFGS start each)", "",
+                  "| method | seconds | SE(alpha) | 95% CI alpha | speed-up |", "|---|---|---|---|---|",
+                  f"| jaxlaws warm | {b['jaxlaws']['warm_s']:.2f} | {b['jaxlaws']['se']['alpha']:.4f} | "
+                  f"{b['jaxlaws']['ci95']['alpha'][0]:.4f}–{b['jaxlaws']['ci95']['alpha'][1]:.4f} | {b['ratio_warm']:.1f}x |",
+                  f"| jaxlaws cold | {b['jaxlaws']['cold_s']:.2f} | | | {b['ratio_cold']:.1f}x |",
+                  f"| scipy BFGS loop{' (scaled from %d)' % s['resamples_run'] if s['extrapolated'] else ''} | "
+                  f"{s['seconds_all']:.2f} | {s['se']['alpha']:.4f} | {s['ci95']['alpha'][0]:.4f}–{s['ci95']['alpha'][1]:.4f} | 1 |", ""]
+    sw = load("sweep_cpu.json")
+    if sw:
+        lines += ["## Synthetic sweep (Chinchilla law, warm)", "", "| points | lanes | jaxlaws s | scipy s | ratio | lane-steps/s |",
+                  "|---|---|---|---|---|---|"]
+        for r in sw["rows"]:
+            lines.append(f"| {r['points']} | {r['lanes']} | {r['warm_s']:.3f} | {r['scipy_s']:.2f} | {r['ratio']:.1f}x | {r['lane_steps_per_s']:.3g} |")
+        lines.append("")
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for n in sorted({r["points"] for r in sw["rows"]}):
+                rows = [r for r in sw["rows"] if r["points"] == n]
+                ax.loglog([r["lanes"] for r in rows], [r["warm_s"] for r in rows], "o-", label=f"jaxlaws, {n} points")
+                ax.loglog([r["lanes"] for r in rows], [r["scipy_s"] for r in rows], "x--", label=f"scipy, {n} points")
+            ax.set_xlabel("lanes (starts x resamples)")
+            ax.set_ylabel("seconds (warm)")
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(os.path.join(RES, "summary.png"), dpi=120)
+        except ImportError:
+            pass
+    with open(os.path.join(RES, "summary.md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Synthetic sweep: jaxlaws vs the exact-gradient scipy loop as lanes and points grow.
+
+Usage: python benchmarks/sweep.py [--lanes 1 10 100 1000 10000] [--points 100 1000 10000]
+Writes benchmarks/results/sweep_<device>.json.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+
+from jaxlaws.devices import use_compilation_cache, use_cpu_cores
+
+
+def main():
+    use_cpu_cores()
+    use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))
+    from jaxlaws import bench
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lanes", type=int, nargs="+", default=[1, 10, 100, 1000, 10000])
+    ap.add_argument("--points", type=int, nargs="+", default=[100, 1000, 10000])
+    args = ap.parse_args()
+    out = bench._jsonable(bench.sweep(tuple(args.lanes), tuple(args.points)))
+    path = os.path.join(os.path.dirname(__file__), "results", f"sweep_{out['machine']['device'].split(':')[0]}.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=2)
+    print("written", path)
+
+
+if __name__ == "__main__":
+    main()

@@ -107,6 +107,15 @@ def _compiled(kind: str, law: Law, loss: Loss, solver: Solver, args: tuple[Any, 
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     fn = _build(law, loss, solver, round_steps)[0 if kind == "init" else 1]
+    if jax.device_count() > 1:
+        # Lanes are independent: shard_map runs each device's block of lanes on its own,
+        # with no cross-device communication.
+        # The first three arguments carry the lane axis (starts or states, y index, w index);
+        # the rest (step count, data, bounds) are replicated.
+        lanes = PartitionSpec("lanes")
+        specs = tuple(lanes if i < 3 else PartitionSpec() for i in range(len(args)))
+        fn = jax.shard_map(fn, mesh=Mesh(np.array(jax.devices()), ("lanes",)), in_specs=specs, out_specs=lanes,
+                           check_vma=False)
     t = time.perf_counter()
     exe = jax.jit(fn).lower(*args).compile()
     _COMPILED[key] = exe
@@ -256,11 +265,6 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, round_steps, sol
                 progress(L - len(active), L)
             if len(active) == 0:
                 break
-            # Dispatch every chunk of the round before collecting any, so host-side
-            # packing of the next chunk overlaps the device's work on this one.
-            pending = []
-            # Few lanes left: a program of an eighth of the width, so the tail does not pay
-            # for a full chunk of padding lanes.
             k = K // 8 if len(active) <= K // 8 and K // 8 >= 8 * n_dev else K
             for lo in range(0, len(active), k):
                 real = active[lo : lo + k]
@@ -269,9 +273,7 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, round_steps, sol
                 args = (sub, yi, wi, n_steps, *data)
                 exe, c = _compiled("advance", law, loss, solver, args, round_steps)
                 compile_s += c
-                pending.append((real, exe(*args)))
-            for real, out in pending:
-                out = jax.device_get(out)
+                out = jax.device_get(exe(*args))
                 jax.tree.map(lambda p, a: p.__setitem__(real, a[: len(real)]), pool, out)
 
     run_s = time.perf_counter() - t_start - compile_s

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 
 from jaxlaws.solvers.base import Objective, freeze, project
+from jaxlaws.solvers.linalg import cholesky_solve
 
 
 class LMState(NamedTuple):
@@ -94,7 +95,7 @@ class LM:
         scale = jnp.where(scale > 0, scale, 1.0)
         A = s.hess + jnp.diag(s.lam * scale)
         A = jnp.where(free[:, None] & free[None, :], A, 0.0) + jnp.diag(fixed.astype(A.dtype))
-        delta = -jnp.linalg.solve(A, jnp.where(free, s.grad, 0.0))
+        delta = -cholesky_solve(A, jnp.where(free, s.grad, 0.0))
         # Trust radius: no step longer than `radius` in any internal coordinate, so one huge
         # Gauss-Newton step cannot jump a far start onto a flat plateau at the bounds.
         big = jnp.max(jnp.abs(delta))

@@ -3,7 +3,6 @@
 Usage: python benchmarks/report.py   (writes results/summary.md and results/summary.png)
 """
 
-import glob
 import json
 import os
 

@@ -30,7 +30,7 @@ import numpy as np
 from jaxlaws import engine, starts as starts_mod
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.fit import FitResult, fit as fit_fn, make_problem
-from jaxlaws.intervals import METHODS, Samples, check_level
+from jaxlaws.intervals import Samples, check_level
 from jaxlaws.law import Law
 from jaxlaws.solvers import get as get_solver
 

@@ -7,7 +7,6 @@ import gc
 import weakref
 
 import numpy as np
-import pytest
 
 import jaxlaws as jl
 from conftest import lm_linear_param_tol, power_law_data, power_law_reference

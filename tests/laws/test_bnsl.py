@@ -3,45 +3,14 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 from jaxlaws.laws import bnsl as bnsl_mod
 
 X_DESIGN = np.logspace(0.0, 12.0, 25)  # x over 12 decades: parameters, tokens, steps, images
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _bnsl_numpy(p, x, n):
@@ -100,7 +69,7 @@ def test_two_breaks_with_a_null_second_break_is_one_break():
 @pytest.mark.parametrize("n", [1, 2])
 def test_finite_with_gradients_over_the_box(n):
     # a >= 0 and b > 0 keep y > 0, so log y is checked too (log-space losses are safe).
-    _assert_finite_with_gradients(bnsl_mod.make(n), {"x": X_DESIGN}, log=True)
+    assert_finite_with_gradients(bnsl_mod.make(n), {"x": X_DESIGN}, log=True)
 
 
 def test_recovers_a_known_law():

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 # Hoffmann et al.'s approach-3 fit.
 HOFFMANN = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -14,37 +15,6 @@ HOFFMANN = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 # Chinchilla's own range: 70M..16B parameters x 5e9..5e11 tokens, an 8 x 8 grid.
 _N, _D = (a.ravel() for a in np.meshgrid(np.geomspace(7e7, 1.6e10, 8), np.geomspace(5e9, 5e11, 8)))
 DESIGN = {"N": _N, "D": _D}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _chinchilla(p, x):
@@ -78,7 +48,7 @@ def test_formula_and_shape_match_numpy_and_chinchilla():
 
 def test_finite_with_gradients_over_the_box():
     # E > 0, A, B > 0: y > 0 everywhere, so log y is checked too.
-    _assert_finite_with_gradients(jl.laws.get("chinchilla_linear"), DESIGN, log=True)
+    assert_finite_with_gradients(jl.laws.get("chinchilla_linear"), DESIGN, log=True)
 
 
 def test_recovers_a_known_law_with_a_linear_loss():

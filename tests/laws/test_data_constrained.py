@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 # Muennighoff et al.'s fit: Chinchilla's A, B, E, alpha, beta and their R*_D, R*_N.
 MUENNIGHOFF = {"A": 406.4, "B": 410.7, "E": 1.69, "alpha": 0.34, "beta": 0.28, "R_D_star": 15.4, "R_N_star": 5.3}
@@ -15,37 +15,6 @@ MUENNIGHOFF = {"A": 406.4, "B": 410.7, "E": 1.69, "alpha": 0.34, "beta": 0.28, "
 # repeated data, and every budget has models larger than 0.051 U (excess parameters).
 _U, _EP, _N = (a.ravel() for a in np.meshgrid([1e8, 1e9, 1e10], 2.0 ** np.arange(7), [1e7, 1e8, 1e9, 3e9]))
 DESIGN = {"N": _N, "D": _U * _EP, "U": _U}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _reference(p, x):
@@ -119,7 +88,7 @@ def test_finite_with_gradients_over_the_box():
     # The design plus D < U and N exactly 0.051 U (the min/max kinks).
     x = {k: np.concatenate([v, extra]) for (k, v), extra in zip(
         DESIGN.items(), ([1e7, 5.1e7, 1e12], [1e8, 1e9, 1e8], [1e9, 1e9, 1e13]))}
-    _assert_finite_with_gradients(jl.laws.get("data_constrained"), x, log=True)
+    assert_finite_with_gradients(jl.laws.get("data_constrained"), x, log=True)
 
 
 def test_recovers_a_known_law():

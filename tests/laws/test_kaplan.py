@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 # Kaplan et al.'s own fits (their eqs. 1.2 and 1.5 / table 2).
 KAPLAN_D = {"D_c": 5.4e13, "alpha_D": 0.095}
@@ -17,37 +17,6 @@ KAPLAN_ND = {"N_c": 6.4e13, "D_c": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}
 # spanning both the data-limited and the model-limited regime of eq. 1.5.
 _N, _D = (a.ravel() for a in np.meshgrid(np.logspace(6.0, 10.0, 9), np.logspace(7.0, 11.0, 9)))
 DESIGN = {"N": _N, "D": _D}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _kaplan_d(p, x):
@@ -91,7 +60,7 @@ def test_kaplan_nd_reduces_to_kaplan_n_with_unlimited_data():
 
 @pytest.mark.parametrize("name", ["kaplan_n", "kaplan_d", "kaplan_nd"])
 def test_finite_with_gradients_over_the_box(name):
-    _assert_finite_with_gradients(jl.laws.get(name), DESIGN, log=True)
+    assert_finite_with_gradients(jl.laws.get(name), DESIGN, log=True)
 
 
 def test_kaplan_d_recovers_a_known_law():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 # Li et al. 2025's optimum scalings (eta_0 = 1.79 N^-0.713 D^0.307, b_0 = 0.58 D^0.571 tokens,
 # i.e. G = 0.58 / 2048 with b in 2048-token sequences) and a floor, K, G_b of the size a fit
@@ -20,37 +20,6 @@ TRUTH = {"A": 610.0, "alpha": 0.31, "B": 22.0, "beta": 0.16, "C": 0.83, "K": 116
 _ETA, _B, _D, _N = (a.ravel() for a in np.meshgrid(
     np.logspace(-4.0, -2.0, 7), [32.0, 128.0, 512.0, 2048.0], [1e9, 1e10, 1e11], [1e7, 1e8, 1e9]))
 DESIGN = {"eta": _ETA, "b": _B, "D": _D, "N": _N}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _lr_bsz(p, x):
@@ -98,7 +67,7 @@ def test_minima_sit_at_eta_0_and_b_0():
 
 def test_finite_with_gradients_over_the_box():
     # C may be negative, so y may be too: only y is checked (log=False).
-    _assert_finite_with_gradients(jl.laws.get("lr_bsz"), DESIGN, log=False)
+    assert_finite_with_gradients(jl.laws.get("lr_bsz"), DESIGN, log=False)
 
 
 def test_recovers_a_known_law():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 M = 5
 _rng = np.random.default_rng(0)
@@ -22,37 +22,6 @@ TRUTH |= {f"t_{i + 1}_{j + 1}": T[i, j] for i in range(M) for j in range(M)}
 # 40 mixtures drawn uniformly from the simplex (Ye et al. train on a few dozen mixtures).
 _R = _rng.dirichlet(np.ones(M), 40)
 DESIGN = {f"r{j + 1}": _R[:, j] for j in range(M)}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _mixing(c, k, t, x):
@@ -81,7 +50,7 @@ def test_finite_with_gradients_over_the_box():
     # The design, the five pure-domain mixtures and the uniform one (all sum to 1).
     # c >= 0 and k > 0 keep every output positive, so log y is checked too.
     r = np.concatenate([_R, np.eye(M), np.full((1, M), 1.0 / M)])
-    _assert_finite_with_gradients(jl.laws.get("mixing"), {f"r{j + 1}": r[:, j] for j in range(M)}, log=True)
+    assert_finite_with_gradients(jl.laws.get("mixing"), {f"r{j + 1}": r[:, j] for j in range(M)}, log=True)
 
 
 def test_fit_rejects_targets_of_the_wrong_shape():

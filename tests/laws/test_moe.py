@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 # Near what moe_clark fits to Clark et al.'s S-BASE runs (natural logs: c, d are log10's c/ln 10, d ln 10).
 CLARK = {"a": -0.083, "b": -0.118, "c": 0.0043, "d": 2.564, "E_start": 2.07, "E_max": 239.0}
@@ -18,37 +18,6 @@ SIX = {"p0": 1.3, "p1": -0.17, "p2": -0.07, "p3": 0.5, "p4": -0.2, "p5": 1.2}
 # Clark et al.'s design: their seven dense sizes (15M..1.3B) x 1..512 experts.
 _N, _E = (a.ravel() for a in np.meshgrid([1.5e7, 2.5e7, 5.5e7, 1.3e8, 3.7e8, 8.7e8, 1.3e9], 2.0 ** np.arange(10)))
 DESIGN = {"N": _N, "E": _E}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _clark_as_released(p, x):
@@ -125,7 +94,7 @@ def test_moe_6p_formula_and_shape_match_numpy():
 @pytest.mark.parametrize("name", ["moe_clark", "moe_6p"])
 def test_finite_with_gradients_over_the_box(name):
     # E = 1 (dense models) is part of the design. moe_6p: p0 > 0, p3, p5 >= 0 keep y > 0.
-    _assert_finite_with_gradients(jl.laws.get(name), DESIGN, log=True)
+    assert_finite_with_gradients(jl.laws.get(name), DESIGN, log=True)
 
 
 @pytest.mark.parametrize("name, truth, ref, loss", [

@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 # Close to what the law fits to LaMini-GPT-124M fine-tuned on FLAN (Lin et al.'s data).
 TRUTH = {"A": 569.9, "B": 170.1, "C": 1.111, "alpha": 0.4595}
 
 # Lin et al.'s fine-tuning sizes: 200, 400, ..., 409600 examples.
 DESIGN = {"D": 200.0 * 2.0 ** np.arange(12)}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _rectified(p, x):
@@ -70,7 +39,7 @@ def test_finite_with_gradients_over_the_box_including_zero_data():
     # D = 0 (the zero-shot point): the alpha-derivative D^alpha log D must come out as 0, not NaN.
     # A, B > 0 and C >= 0 keep y > 0, so log y is checked too.
     x = {"D": np.concatenate([[0.0, 1.0], DESIGN["D"], [1e8]])}
-    _assert_finite_with_gradients(jl.laws.get("sft_rectified"), x, log=True)
+    assert_finite_with_gradients(jl.laws.get("sft_rectified"), x, log=True)
 
 
 def test_recovers_a_known_law():

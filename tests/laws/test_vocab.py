@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxlaws as jl
+from lawcheck import assert_finite_with_gradients
 
 # Magnitudes like a fit to Tao et al.'s unigram-normalised losses (negative, E < 0).
 TRUTH = {"A": 194.0, "B": 10.0, "C": 6410.0, "E": -5.7, "alpha": 0.37, "beta": 0.3, "gamma": 0.38}
@@ -16,37 +16,6 @@ TRUTH = {"A": 194.0, "B": 10.0, "C": 6410.0, "E": -5.7, "alpha": 0.37, "beta": 0
 _N, _V, _D = (a.ravel() for a in np.meshgrid(
     [3.3e7, 1e8, 3e8, 1.1e9], [4096, 8192, 16384, 32768, 65536, 96256], [2e8, 2e9, 2e10, 2e11]))
 DESIGN = {"N": _N, "V": _V, "D": _D}
-
-
-def _box(law: jl.Law, n: int = 64, max_corners: int = 256, seed: int = 0) -> np.ndarray:
-    """Internal-coordinate points over the bounds box: n uniform draws over the start
-    ranges plus the box's corners (all of them, or max_corners random ones)."""
-    P = law.n_params
-    rng = np.random.default_rng(seed)
-    if 2**P <= max_corners:
-        bits = (np.arange(2**P)[:, None] >> np.arange(P)) & 1
-    else:
-        bits = rng.integers(0, 2, (max_corners, P))
-    return np.concatenate([jl.starts.uniform(law, n, seed=seed), np.where(bits == 1, law.upper, law.lower)])
-
-
-def _assert_finite_with_gradients(law: jl.Law, inputs: dict, log: bool) -> None:
-    """Value, forward-mode Jacobian (what LM uses) and reverse-mode gradient (what
-    L-BFGS/Adam use) are finite at every point of _box(law); with ``log``, of log y too."""
-    with jax.enable_x64(True):
-        X = {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()}
-        fns = [lambda t: law.predict_internal(t, X)] + ([lambda t: law.log_predict_internal(t, X)] if log else [])
-
-        @jax.jit
-        @jax.vmap
-        def check(t):
-            return [(f(t), jax.jacfwd(f)(t), jax.grad(lambda u: jnp.sum(f(u)))(t)) for f in fns]
-
-        out = check(jnp.asarray(_box(law)))
-    for space, (val, jac, grad) in zip(("y", "log y"), out):
-        assert np.all(np.isfinite(val)), f"non-finite {space}"
-        assert np.all(np.isfinite(jac)), f"non-finite forward-mode Jacobian of {space}"
-        assert np.all(np.isfinite(grad)), f"non-finite gradient of {space}"
 
 
 def _vocab(p, x):
@@ -72,7 +41,7 @@ def test_formula_and_shape_match_numpy():
 
 def test_finite_with_gradients_over_the_box():
     # E may be negative, so y may be too: log y is not a property of this law (log=False).
-    _assert_finite_with_gradients(jl.laws.get("vocab"), DESIGN, log=False)
+    assert_finite_with_gradients(jl.laws.get("vocab"), DESIGN, log=False)
 
 
 def test_recovers_a_known_law():

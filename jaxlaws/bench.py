@@ -163,14 +163,15 @@ def grid(subset: int | None = None, baselines: dict[str, int | None] | None = No
     """Chinchilla 4,500-start grid on ``chinchilla_epoch`` (huber-log:1e-3): jaxlaws vs scipy.
 
     ``baselines``: name -> number of starts to time it on (None: all 4,500); by default the
-    exact-gradient loop runs on all starts (or ``subset``) and the slower ones on 300.
+    exact-gradient loops (bounded, unbounded, pooled) run on all starts (or ``subset``) and the
+    slower ones on 300.
     """
     law = jl.laws.get("chinchilla")
     data = jl.datasets.load("chinchilla_epoch")
     theta0 = jl.starts.grid(law)
     S = len(theta0)
     if baselines is None:
-        baselines = {"lbfgsb_exact": subset, "lbfgsb_exact_unbounded": 300, "lbfgsb_fd": 300, "trf_huber": 300,
+        baselines = {"lbfgsb_exact": subset, "lbfgsb_exact_unbounded": subset, "lbfgsb_fd": 300, "trf_huber": 300,
                      "lbfgsb_exact_pool2": subset}
     c = Chinchilla(data)
     _POOL_STATE["data"] = data

@@ -114,7 +114,7 @@ def _compiled(kind: str, law: Law, loss: Loss, solver: Solver, args: tuple[Any, 
         # the rest (step count, data, bounds) are replicated.
         lanes = PartitionSpec("lanes")
         specs = tuple(lanes if i < 3 else PartitionSpec() for i in range(len(args)))
-        fn = jax.shard_map(fn, mesh=Mesh(np.array(jax.devices()), ("lanes",)), in_specs=specs, out_specs=lanes,
+        fn = jax.shard_map(fn, mesh=_lane_sharding()[0].mesh, in_specs=specs, out_specs=lanes,
                            check_vma=False)
     t = time.perf_counter()
     exe = jax.jit(fn).lower(*args).compile()

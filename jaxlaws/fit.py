@@ -32,7 +32,7 @@ class Problem:
 
     def residual_weights(self, point_weights: np.ndarray) -> np.ndarray:
         """``[..., n]`` point weights -> ``[..., m]`` residual weights (repeated over outputs)."""
-        k = self.obs.shape[-1] // self.n_points
+        k = self.law.n_outputs
         return np.repeat(point_weights, k, axis=-1) if k > 1 else point_weights
 
     def fitted(self, theta: np.ndarray) -> np.ndarray:
@@ -81,8 +81,7 @@ def make_problem(law: Any, data: Any, loss: Any = "huber-log:1e-3", weights: Any
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise JaxlawsError("weights must be finite and non-negative")
     p = Problem(law, data, loss, np.empty(0), np.empty(0))
-    obs = p.to_obs(y)
-    return dataclasses.replace(p, obs=obs, weights=p.residual_weights(w) if law.n_outputs == 1 else np.repeat(w, law.n_outputs))
+    return dataclasses.replace(p, obs=p.to_obs(y), weights=p.residual_weights(w))
 
 
 @dataclasses.dataclass(frozen=True)

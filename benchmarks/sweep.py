@@ -1,6 +1,6 @@
 """Synthetic sweep: jaxlaws vs the exact-gradient scipy loop as lanes and points grow.
 
-Usage: python benchmarks/sweep.py [--lanes 1 10 100 1000 10000] [--points 100 1000 10000]
+Usage: python benchmarks/sweep.py [--lanes 1 10 ... 100000] [--points 100 ... 100000]   (cells over 1e8 lanes x points skipped)
 Writes benchmarks/results/sweep_<device>.json.
 """
 
@@ -18,8 +18,8 @@ def main():
     from jaxlaws import bench
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lanes", type=int, nargs="+", default=[1, 10, 100, 1000, 10000])
-    ap.add_argument("--points", type=int, nargs="+", default=[100, 1000, 10000])
+    ap.add_argument("--lanes", type=int, nargs="+", default=[1, 10, 100, 1000, 10000, 100000])
+    ap.add_argument("--points", type=int, nargs="+", default=[100, 1000, 10000, 100000])
     args = ap.parse_args()
     out = bench._jsonable(bench.sweep(tuple(args.lanes), tuple(args.points)))
     path = os.path.join(os.path.dirname(__file__), "results", f"sweep_{out['machine']['device'].split(':')[0]}.json")

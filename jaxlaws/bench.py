@@ -158,8 +158,78 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - t
 
 
+def _rj_pass_seconds(prob: Any, n_lanes: int, x64: bool, repeats: int = 20) -> float:
+    """Seconds per lane of one batched residual + Jacobian pass over ``n_lanes`` lanes, split over
+    every device as the engine splits them (median of ``repeats`` warm runs)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import PartitionSpec
+
+    from jaxlaws import engine
+    from jaxlaws.solvers.base import Objective
+
+    law, loss = prob.law, prob.loss
+    lanes_sh, repl_sh, n_dev = engine._lane_sharding()
+    with jax.enable_x64(x64):
+        dt = jnp.float64 if x64 else jnp.float32
+        X = {k: jnp.asarray(v, dt) for k, v in prob.data.inputs.items() if k in law.inputs}
+        obs, w = jnp.asarray(prob.obs, dt), jnp.asarray(prob.weights, dt)
+
+        def rj(theta: Any, X: Any, obs: Any, w: Any) -> Any:
+            obj = Objective(engine.make_residual(law, loss, X, obs), w, loss)
+            return jax.vmap(obj.residual_and_jacobian)(theta)
+
+        fn = rj
+        if n_dev > 1:
+            fn = jax.shard_map(rj, mesh=lanes_sh.mesh, in_specs=(PartitionSpec("lanes"),) + (PartitionSpec(),) * 3,
+                               out_specs=PartitionSpec("lanes"), check_vma=False)
+        theta = jax.device_put(jnp.asarray(jl.starts.uniform(law, n_lanes, seed=0), dt), lanes_sh)
+        args = (theta, *jax.device_put((X, obs, w), repl_sh))
+        f = jax.jit(fn)
+        jax.block_until_ready(f(*args))
+        ts = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            jax.block_until_ready(f(*args))
+            ts.append(time.perf_counter() - t)
+    return float(np.median(ts)) / n_lanes
+
+
+def engine_overhead(law: Any, data: Any, loss: str, theta0: np.ndarray, repeats: int = 3) -> dict[str, Any]:
+    """The issue's overhead measure for a mixed-precision multi-start solve: whole-solve seconds over
+    (lane-steps taken x seconds of one batched residual + Jacobian pass per lane), each precision's
+    steps priced at its own pass. 1.0 would mean the solver costs nothing beyond that one pass
+    (an LM step also forms J^T W J and solves a P x P system, and the engine swaps lanes)."""
+    from jaxlaws import engine
+    from jaxlaws.fit import make_problem
+
+    prob = make_problem(law, data, loss)
+    slv = jl.solvers.LM()
+
+    def run() -> Any:
+        return engine.solve(prob.law, prob.loss, slv, prob.data.inputs, prob.obs[None], prob.weights[None], theta0,
+                            precision="mixed")
+
+    run()
+    times, lanes = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        lanes = run()
+        times.append(time.perf_counter() - t)
+    wall = float(np.median(times))
+    n_dev = engine._lane_sharding()[2]
+    batch = engine.auto_chunk(prob.obs.size, prob.law.n_params) * n_dev
+    pass32, pass64 = _rj_pass_seconds(prob, batch, False), _rj_pass_seconds(prob, batch, True)
+    s32 = int(lanes.coarse_steps.sum())
+    s64 = int(lanes.steps.sum()) - s32
+    ideal = s32 * pass32 + s64 * pass64
+    return {"wall_s": wall, "lane_steps_float32": s32, "lane_steps_float64": s64,
+            "rj_pass_us_per_lane_float32": pass32 * 1e6, "rj_pass_us_per_lane_float64": pass64 * 1e6,
+            "batch_lanes": batch, "steps_x_pass_s": ideal, "overhead": wall / ideal}
+
+
 def grid(subset: int | None = None, baselines: dict[str, int | None] | None = None, seed: int = 0,
-         verbose: bool = True) -> dict[str, Any]:
+         warm_repeats: int = 5, verbose: bool = True) -> dict[str, Any]:
     """Chinchilla 4,500-start grid on ``chinchilla_epoch`` (huber-log:1e-3): jaxlaws vs scipy.
 
     ``baselines``: name -> number of starts to time it on (None: all 4,500); by default the
@@ -192,7 +262,12 @@ def grid(subset: int | None = None, baselines: dict[str, int | None] | None = No
     # (jaxlaws.devices.use_compilation_cache), what a second process pays.
     jl.engine.clear_compiled()
     cached, cached_s = _timed(lambda: jl.fit(law, data, loss="huber-log:1e-3", starts="grid"))
-    warm, warm_s = _timed(lambda: jl.fit(law, data, loss="huber-log:1e-3", starts="grid"))
+    warm_runs = []
+    for _ in range(warm_repeats):
+        warm, t = _timed(lambda: jl.fit(law, data, loss="huber-log:1e-3", starts="grid"))
+        warm_runs.append(t)
+    warm_s = float(np.median(warm_runs))  # the median of repeated warm runs: one run varies by ~10% here
+    overhead = engine_overhead(law, data, "huber-log:1e-3", theta0)
     best = min([warm.objective] + [v["best_objective"] for v in results.values()])
 
     def basin(f: np.ndarray) -> float:
@@ -201,7 +276,8 @@ def grid(subset: int | None = None, baselines: dict[str, int | None] | None = No
     out = {
         "problem": "chinchilla grid (4,500 starts), chinchilla_epoch (240 points), huber-log:1e-3",
         "n_starts": S,
-        "jaxlaws": {"cold_s": cold_s, "cold_cached_s": cached_s, "warm_s": warm_s, "compile_s": cold.timing["compile_s"],
+        "jaxlaws": {"cold_s": cold_s, "cold_cached_s": cached_s, "warm_s": warm_s, "warm_runs_s": warm_runs,
+                    "engine_overhead": overhead, "compile_s": cold.timing["compile_s"],
                     "compile_cached_s": cached.timing["compile_s"],
                     "objective": warm.objective, "params": warm.params, "frac_best_basin": basin(warm.all_objective),
                     "n_converged": warm.n_converged, "n_failed": warm.n_failed, "lane_steps": int(warm.steps.sum()),
@@ -217,6 +293,9 @@ def grid(subset: int | None = None, baselines: dict[str, int | None] | None = No
         print(f"  {'jaxlaws lm':<24s} warm {warm_s:7.2f} s  cold {cold_s:6.2f} s (from disk cache {cached_s:.2f} s)"
               f"  best {j['objective']:.10e}"
               f"  best-basin {j['frac_best_basin']:.0%}")
+        o = j["engine_overhead"]
+        print(f"  {'':<24s} engine overhead {o['overhead']:.2f}x (whole solve / lane-steps x one batched"
+              f" residual+Jacobian pass: {o['lane_steps_float32']} float32 + {o['lane_steps_float64']} float64 steps)")
         for k, v in out["scipy"].items():
             note = f" (timed on {v['starts_run']}, scaled)" if v["extrapolated"] else ""
             print(f"  {k:<24s} {v['seconds_full']:8.2f} s  {v['ms_per_start']:6.2f} ms/start  best {v['best_objective']:.10e}"
@@ -225,7 +304,8 @@ def grid(subset: int | None = None, baselines: dict[str, int | None] | None = No
     return out
 
 
-def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
+def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, warm_repeats: int = 5,
+              verbose: bool = True) -> dict[str, Any]:
     """Epoch AI's bootstrap protocol on ``chinchilla_epoch``: ``n`` pairs resamples, each refitted
     by scipy BFGS (exact gradient) from the full-data best fit, against ``jl.bootstrap`` warm
     from the same start (the default ``basins`` start set: the best fit plus any competitive basin).
@@ -239,7 +319,11 @@ def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, verbose:
         return jl.bootstrap("chinchilla", data, n=n, loss="huber-log:1e-3", seed=seed, fit=res, progress=False)
 
     cold, cold_s = _timed(run)
-    warm, warm_s = _timed(run)
+    warm_runs = []
+    for _ in range(warm_repeats):
+        warm, t = _timed(run)
+        warm_runs.append(t)
+    warm_s = float(np.median(warm_runs))
     rng = np.random.default_rng(seed)
     W = rng.multinomial(data.n_points, np.full(data.n_points, 1.0 / data.n_points), size=n)
     m = n if n_scipy is None else min(n, n_scipy)
@@ -253,7 +337,7 @@ def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, verbose:
     names = list(res.law.params)
     out = {
         "problem": f"chinchilla_epoch pairs bootstrap, {n} resamples, huber-log:1e-3",
-        "jaxlaws": {"cold_s": cold_s, "warm_s": warm_s, "starts_per_resample": int(warm.starts.shape[0]),
+        "jaxlaws": {"cold_s": cold_s, "warm_s": warm_s, "warm_runs_s": warm_runs, "starts_per_resample": int(warm.starts.shape[0]),
                     "n_failed": warm.n_failed, "n_unconverged": warm.n_unconverged,
                     "se": warm.se, "ci95": warm.ci(0.95)},
         "scipy_bfgs_exact_grad": {"resamples_run": m, "seconds_all": scipy_s, "extrapolated": m < n,
@@ -273,16 +357,54 @@ def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, verbose:
     return out
 
 
-def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000), points: tuple[int, ...] = (100, 1000, 10000),
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_memory(fn: Callable[[], Any], every_s: float = 0.002) -> tuple[Any, float, float]:
+    """``fn()``, its seconds, and the peak rise in this process's resident memory while it ran (MB),
+    sampled every ``every_s`` seconds (Linux ``/proc``; NaN elsewhere). On a CPU the arrays jax
+    works on live in this memory too."""
+    import threading
+
+    if not os.path.exists("/proc/self/statm"):
+        out, s = _timed(fn)
+        return out, s, float("nan")
+    base = _rss_bytes()
+    peak = [base]
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            stop.wait(every_s)
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    try:
+        out, s = _timed(fn)
+    finally:
+        stop.set()
+        th.join()
+    peak[0] = max(peak[0], _rss_bytes())
+    return out, s, (peak[0] - base) / 2**20
+
+
+def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000, 100000),
+          points: tuple[int, ...] = (100, 1000, 10000, 100000), max_work: float = 1e8,
           verbose: bool = True) -> dict[str, Any]:
     """Synthetic Chinchilla data (known parameters, 1% noise): seconds per fit as lanes and points grow.
 
     Lanes are sampled starts on one dataset; the exact-gradient scipy loop is timed on up to 20
-    of the same starts for each size. Reports warm seconds, lane-steps per second and the ratio.
+    of the same starts for each size and scaled. Cells with lanes x points above ``max_work``
+    are skipped (listed in the output): at ~10 ns per point-step they would take minutes each.
+    Reports warm seconds, lane-steps per second, the peak rise in resident memory during the
+    warm fit, and the ratio.
     """
     law = jl.laws.get("chinchilla")
     true = {"E": 1.8, "A": 480.0, "B": 2100.0, "alpha": 0.35, "beta": 0.37}
-    rows = []
+    rows, skipped = [], []
     for n in points:
         rng = np.random.default_rng(n)
         N = np.exp(rng.uniform(np.log(7e7), np.log(1.6e10), n))
@@ -292,19 +414,24 @@ def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000), points: tuple[int,
         c = Chinchilla(data)
         bounds = list(zip(law.lower, law.upper))
         for L in lanes:
+            if L * n > max_work:
+                skipped.append({"points": n, "lanes": L})
+                continue
             st = jl.starts.lhs(law, L, seed=L)
             nat = law.to_natural(st)
             jl.fit(law, data, starts=nat)
-            res, warm_s = _timed(lambda: jl.fit(law, data, starts=nat))
+            res, warm_s, mem = _peak_memory(lambda data=data, nat=nat: jl.fit(law, data, starts=nat))
             k = min(L, 20)
             sp = run_baseline("lbfgsb_exact", c, st[:k], bounds)
             scipy_s = sp["seconds"] * L / k
             rows.append({"points": n, "lanes": L, "warm_s": warm_s, "lane_steps_per_s": float(res.steps.sum() / warm_s),
-                         "scipy_s": scipy_s, "ratio": scipy_s / warm_s})
+                         "peak_mem_mb": mem, "scipy_s": scipy_s, "scipy_extrapolated": k < L,
+                         "ratio": scipy_s / warm_s})
             if verbose:
                 print(f"  points {n:>6d} lanes {L:>6d}: jaxlaws {warm_s:8.3f} s  scipy {scipy_s:8.2f} s  "
-                      f"ratio {scipy_s / warm_s:6.1f}x  {rows[-1]['lane_steps_per_s']:.3g} lane-steps/s", flush=True)
-    return {"rows": rows, "machine": machine()}
+                      f"ratio {scipy_s / warm_s:6.1f}x  {rows[-1]['lane_steps_per_s']:.3g} lane-steps/s  "
+                      f"peak +{mem:.0f} MB", flush=True)
+    return {"rows": rows, "skipped": skipped, "max_work": max_work, "machine": machine()}
 
 
 def quick() -> dict[str, Any]:

@@ -280,8 +280,7 @@ def bootstrap(
     include_unconverged: bool = False,
     progress: bool | None = None,
     *,
-    chunk: int = 256,
-    round_steps: int = 16,
+    chunk: int | None = None,
     precision: str = "float64",
     dtype: Any = None,
     **solver_options: Any,
@@ -319,7 +318,7 @@ def bootstrap(
     slv = get_solver(solver, **solver_options)
     if fit is None:
         fit = fit_fn(law, data, loss=prob.loss, solver=slv, seed=seed, weights=weights,
-                     chunk=chunk, round_steps=round_steps, precision=precision, dtype=dtype)
+                     chunk=chunk, precision=precision, dtype=dtype)
     elif fit.law is not law:
         raise JaxlawsError(f"fit= is a fit of law {fit.law.name!r}, not {law.name!r}")
 
@@ -327,7 +326,11 @@ def bootstrap(
         if basins < 0:
             raise JaxlawsError(f"basins must be >= 0, got {basins}")
         theta0 = distinct_basins(fit, basins, margin=basin_margin)
+        # Every start is a full-data optimum, close to each resample's: start the solver as
+        # it would continue from a nearly converged point.
+        lane_slv = slv.refine()
     else:
+        lane_slv = slv
         theta0 = np.concatenate([fit.theta[None], starts_mod.make(law, starts, seed=seed)])
     S = theta0.shape[0]
 
@@ -353,8 +356,8 @@ def bootstrap(
     res_idx = np.repeat(np.arange(n), S)
     y_idx = res_idx if obs.shape[0] > 1 else np.zeros_like(res_idx)
     w_idx = res_idx if W.shape[0] > 1 else np.zeros_like(res_idx)
-    lanes = engine.solve(law, prob.loss, slv, data.inputs, obs, W, lanes_theta, y_idx, w_idx,
-                         chunk=chunk, round_steps=round_steps, precision=precision, dtype=dtype,
+    lanes = engine.solve(law, prob.loss, lane_slv, data.inputs, obs, W, lanes_theta, y_idx, w_idx,
+                         chunk=chunk, precision=precision, dtype=dtype,
                          progress=_progress_bar(n * S, progress))
 
     val = np.where(lanes.failed, np.inf, lanes.value).reshape(n, S)
@@ -362,7 +365,7 @@ def bootstrap(
     best = np.argmin(val, axis=1)
     pick = np.arange(n) * S + best
     theta = lanes.theta[pick]
-    jk = _jackknife(law, prob, slv, fit, chunk, round_steps, precision, dtype, scheme, groups) if jackknife else None
+    jk = _jackknife(law, prob, slv, fit, chunk, precision, dtype, scheme, groups) if jackknife else None
     return BootstrapResult(
         law=law, fit=fit, scheme=scheme, theta=theta, params=np.asarray(law.to_natural(theta)),
         objective=lanes.value[pick], converged=lanes.converged[pick], failed=~np.isfinite(val[np.arange(n), best]),
@@ -372,7 +375,7 @@ def bootstrap(
     )
 
 
-def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, round_steps: int, precision: str, dtype: Any,
+def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, precision: str, dtype: Any,
                scheme: str, groups: Any) -> np.ndarray:
     """Leave-one-out (or leave-one-group-out) refits from the full-data best, natural units."""
     npts = prob.n_points
@@ -383,7 +386,7 @@ def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, round_
         W = 1.0 - np.eye(npts)
     W = prob.residual_weights(W) * prob.weights[None]
     m = W.shape[0]
-    lanes = engine.solve(law, prob.loss, slv, prob.data.inputs, prob.obs[None], W, np.tile(fit.theta, (m, 1)),
-                         np.zeros(m, np.int32), np.arange(m), chunk=chunk, round_steps=round_steps,
+    lanes = engine.solve(law, prob.loss, slv.refine(), prob.data.inputs, prob.obs[None], W, np.tile(fit.theta, (m, 1)),
+                         np.zeros(m, np.int32), np.arange(m), chunk=chunk,
                          precision=precision, dtype=dtype)
     return np.asarray(law.to_natural(lanes.theta))

@@ -1,18 +1,18 @@
 """The batched core: many lanes (start x resample) solved as one jitted, vmapped computation.
 
-A *lane* is one start on one resample. Lanes live in a host-side pool; each
-round the engine packs the lanes still running into chunks of a fixed size
-``K`` (split over every jax device), advances every chunk by ``round_steps``
-solver steps in one jitted ``vmap`` (finished lanes frozen), and writes them
-back. Lanes that are done (converged or failed) drop out of later rounds, so the
-work follows the lanes that still need it, and one compiled program of shape
-``[K]`` (plus one of ``[K/8]`` for the last few lanes) serves any number of lanes:
-memory stays flat beyond ``K``.
+A *lane* is one start on one resample. Each jax device runs ``K`` *slots* in one
+jitted ``vmap``, stepping them together inside a device-side loop; when a slot's
+lane finishes (converged or failed) its outcome is written out and the slot is
+refilled from a queue of lanes waiting on that device, so the slots stay busy
+instead of idling until the slowest lane of a fixed chunk ends. Lanes arrive in
+batches of ``QUEUE_BATCHES * K`` per device, so one compiled program serves any
+number of lanes and memory stays flat beyond ``K``. The few lanes still running
+when the last batch runs dry finish on a host-side pool in rounds of
+``round_steps`` steps, compacted each round into ``K/8``-lane programs.
 
 The data are passed as arrays, never closed over, so one compilation serves
 every dataset of the same shape.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -28,9 +28,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.law import Law
 from jaxlaws.losses import Loss
-from jaxlaws.solvers.base import Objective, Solver
+from jaxlaws.solvers.base import Objective, Solver, freeze
 
 _COMPILED: dict[tuple[Any, ...], Any] = {}
+_SHAPES: dict[tuple[Any, ...], Any] = {}
 
 
 def compile_count() -> int:
@@ -41,6 +42,7 @@ def compile_count() -> int:
 def clear_compiled() -> None:
     """Forget this process's compiled programs (benchmarks use it to time cold starts)."""
     _COMPILED.clear()
+    _SHAPES.clear()
     jax.clear_caches()
 
 
@@ -69,51 +71,131 @@ def _lane_objective(law: Law, loss: Loss, X: Any, obs: Any, w: Any) -> Objective
     return Objective(make_residual(law, loss, X, obs), w, loss)
 
 
-def _build(law: Law, loss: Loss, solver: Solver, round_steps: int) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """Per-chunk ``init`` and ``advance`` (to be jitted) for one (law, loss, solver)."""
+def _build_queue(law: Law, loss: Loss, solver: Solver, K: int, cap: int, narrow: int) -> Callable[..., Any]:
+    """One device's lane queue (to be jitted): ``K`` slots stepped together, refilled as they finish.
 
-    def init(theta0, yi, wi, X, OBS, W, lower, upper):
-        def one(t, i, j):
-            return solver.init(_lane_objective(law, loss, X, OBS[i], W[j]), t, lower, upper)
+    Each iteration advances every slot by one solver step (finished slots frozen); then, if a slot
+    has finished and lanes are still queued, up to ``cap`` finished slots are swapped for the next
+    queued lanes (their outcomes written to ``rec``) and those lanes are initialised. Slots thus
+    stay busy until the queue runs dry, instead of idling until the slowest lane of a fixed chunk
+    ends. While more than ``cap`` slots wait to be swapped (a fresh start, or lanes that started
+    together finishing together) the step is skipped and only swaps run, so a backlog clears at
+    the cost of initialising the lanes, with one compiled copy of each of ``step`` and ``init``.
 
-        return jax.vmap(one)(theta0, yi, wi)
+    The loop returns when the queue is empty (``final`` false: the slots carry over to the next
+    call). On the last call it runs on until at most ``narrow`` slots are running, gathers those
+    into a ``[narrow]`` batch that steps until every lane is done, and scatters them back, so
+    the slowest lanes do not keep all ``K`` slots busy.
 
-    def advance(states, yi, wi, n_steps, X, OBS, W, lower, upper):
-        # A fixed count of steps per round (fori, not while): a vmapped while_loop pays for a
-        # batched predicate and a select of every state leaf each iteration, which measured
-        # ~15% slower than stepping a round to its end with finished lanes frozen.
-        def one(s, i, j):
-            obj = _lane_objective(law, loss, X, OBS[i], W[j])
-            limit = jnp.minimum(s.steps + n_steps, solver.max_steps)
+    Slots hold ``lane = -1`` when empty; such slots are marked done and never recorded.
+    """
+    def objective(i, j, X, OBS, W):
+        return _lane_objective(law, loss, X, OBS[i], W[j])
 
-            def body(_: int, c: Any) -> Any:
-                stop = c.done | (c.steps >= limit)
-                return jax.tree.map(lambda o, n: jnp.where(stop, o, n), c, solver.step(obj, c, lower, upper))
+    def run(slots, lane, syi, swi, q_theta, q_lane, q_yi, q_wi, q_steps0, final, X, OBS, W, lower, upper):
+        Q = q_lane.shape[0]
+        n_q = jnp.sum(q_lane >= 0, dtype=jnp.int32)
+        R = Q + K  # at most every queued lane and every slot's first occupant finish in one call
+        rec = (jnp.zeros((R,) + slots.theta.shape[1:], slots.theta.dtype), jnp.zeros(R, slots.value.dtype),
+               jnp.zeros(R, jnp.int32), jnp.zeros(R, bool), jnp.zeros(R, bool), jnp.full(R, -1, jnp.int32))
+        arange = jnp.arange(cap, dtype=jnp.int32)
 
-            return jax.lax.fori_loop(0, round_steps, body, s)
+        def finished(st):
+            return st.done | (st.steps >= solver.max_steps)
 
-        return jax.vmap(one)(states, yi, wi)
+        def step_all(st, yi, wi):
+            def one(s, i, j):
+                new = solver.step(objective(i, j, X, OBS, W), s, lower, upper)
+                return freeze(finished(s), s, new)
 
-    return init, advance
+            return jax.vmap(one)(st, yi, wi)
+
+        def swap(c: Any) -> Any:
+            slots, lane, syi, swi, ptr, rec, n_rec = c
+            idx = jnp.nonzero(finished(slots), size=cap, fill_value=K)[0]
+            take = (idx < K) & (ptr + arange < n_q)  # a prefix: both masks are
+            at = jnp.where(take, idx, K)  # K: out of range, dropped by the scatters below
+            src = jnp.minimum(idx, K - 1)
+            gone = jnp.where(take, lane[src], -1)
+            keep = gone >= 0
+            pos = jnp.where(keep, n_rec + jnp.cumsum(keep, dtype=jnp.int32) - 1, R)
+            old = jax.tree.map(lambda a: a[src], slots)
+            rec = tuple(r.at[pos].set(v, mode="drop") for r, v in zip(
+                rec, (old.theta, old.value, old.steps, old.done, old.failed, gone)))
+            qi = jnp.minimum(ptr + arange, Q - 1)
+
+            def init(t, i, j, s0):
+                return solver.init(objective(i, j, X, OBS, W), t, lower, upper)._replace(steps=s0)
+
+            new = jax.vmap(init)(q_theta[qi], q_yi[qi], q_wi[qi], q_steps0[qi])
+            slots = jax.tree.map(lambda a, v: a.at[at].set(v, mode="drop"), slots, new)
+            lane = lane.at[at].set(q_lane[qi], mode="drop")
+            syi = syi.at[at].set(q_yi[qi], mode="drop")
+            swi = swi.at[at].set(q_wi[qi], mode="drop")
+            return (slots, lane, syi, swi, ptr + jnp.sum(take, dtype=jnp.int32), rec,
+                    n_rec + jnp.sum(keep, dtype=jnp.int32))
+
+        def ready(c: Any) -> Any:
+            """Slots that could be swapped now: finished ones, as far as the queue reaches."""
+            return jnp.minimum(jnp.sum(finished(c[0]), dtype=jnp.int32), n_q - c[4])
+
+        def cond(c):
+            running = jnp.sum(~finished(c[0]), dtype=jnp.int32)
+            return (c[4] < n_q) | (final & (running > narrow))
+
+        def body(c):
+            backlog = ready(c) > cap
+            stepped = jax.lax.cond(backlog, lambda c: c[0], lambda c: step_all(c[0], c[2], c[3]), c)
+            c = (stepped,) + c[1:]
+            return jax.lax.cond(ready(c) > 0, swap, lambda c: c, c)
+
+        c = (slots, lane, syi, swi, jnp.zeros((), jnp.int32), rec, jnp.zeros((), jnp.int32))
+        slots, lane, syi, swi, _, rec, _ = jax.lax.while_loop(cond, body, c)
+
+        def last(slots):
+            # The last few running lanes, gathered into a narrow batch and stepped to the end.
+            idx = jnp.nonzero(~finished(slots), size=narrow, fill_value=K)[0]
+            src = jnp.minimum(idx, K - 1)
+            sub = jax.tree.map(lambda a: a[src], slots)
+            sub = sub._replace(done=sub.done | (idx >= K))  # padding: frozen
+            sub = jax.lax.while_loop(lambda st: jnp.any(~finished(st)),
+                                     lambda st: step_all(st, syi[src], swi[src]), sub)
+            return jax.tree.map(lambda a, v: a.at[idx].set(v, mode="drop"), slots, sub)
+
+        slots = jax.lax.cond(final, last, lambda s: s, slots)
+        return slots, lane, syi, swi, rec
+
+    return run
 
 
-def _compiled(kind: str, law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...],
-              round_steps: int = 0) -> tuple[Any, float]:
-    """The compiled ``init``/``advance`` for these argument shapes, and the seconds spent compiling."""
+def _slot_shape(law: Law, loss: Loss, solver: Solver, K: int, data: tuple[Any, ...]) -> Any:
+    """The state shapes of ``K`` initialised lanes (traced once per setting, like the programs)."""
+    key = (law, loss, solver, K, tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(data)))
+    if key not in _SHAPES:
+        X, OBS, W, lower, upper = data
+        _SHAPES[key] = jax.eval_shape(jax.vmap(lambda t: solver.init(
+            _lane_objective(law, loss, X, OBS[0], W[0]), t, lower, upper)),
+            jax.ShapeDtypeStruct((K, law.n_params), lower.dtype))
+    return _SHAPES[key]
+
+
+def _compiled(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...],
+              queue: tuple[int, int, int]) -> tuple[Any, float]:
+    """The compiled queue program for these argument shapes and sizes ``(K, cap, narrow)``, and
+    the seconds spent compiling."""
     shapes = tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args))
     # The law object itself (hashed by identity) is part of the key: holding it keeps its id from
     # being reused by a new law while the compiled program lives.
-    key = (kind, law, loss, solver, round_steps, shapes)
+    key = (law, loss, solver, queue, shapes)
     if key in _COMPILED:
         return _COMPILED[key], 0.0
-    fn = _build(law, loss, solver, round_steps)[0 if kind == "init" else 1]
+    fn = _build_queue(law, loss, solver, *queue)
     if jax.device_count() > 1:
-        # Lanes are independent: shard_map runs each device's block of lanes on its own,
-        # with no cross-device communication.
-        # The first three arguments carry the lane axis (starts or states, y index, w index);
-        # the rest (step count, data, bounds) are replicated.
+        # Lanes are independent: shard_map runs each device's slots and queue on its own, with
+        # no cross-device communication. The first nine arguments (slots and queue) carry the
+        # lane axis; the rest (the final-call flag, data, bounds) are replicated.
         lanes = PartitionSpec("lanes")
-        specs = tuple(lanes if i < 3 else PartitionSpec() for i in range(len(args)))
+        specs = tuple(lanes if i < 9 else PartitionSpec() for i in range(len(args)))
         fn = jax.shard_map(fn, mesh=_lane_sharding()[0].mesh, in_specs=specs, out_specs=lanes,
                            check_vma=False)
     t = time.perf_counter()
@@ -133,11 +215,28 @@ class Lanes:
     failed: np.ndarray  # [L] bool
     compile_s: float
     run_s: float
+    coarse_steps: np.ndarray | None = None  # [L] of ``steps`` taken in float32 (precision="mixed")
 
 
 def _chunk_size(n_lanes: int, chunk: int) -> int:
+    """Slots per device: ``chunk`` rounded up to a power of two (>= 8), no more than the lanes need."""
     k = 8
     while k < n_lanes and k < chunk:
+        k *= 2
+    return k
+
+
+CACHE_ELEMENTS = 2 ** 17  # residuals plus Jacobian of all slots on one device, measured best near this
+
+
+def auto_chunk(n_residuals: int, n_params: int) -> int:
+    """Default slots per device: as many as keep every slot's residuals and Jacobian,
+    ``K * m * (P + 1)`` numbers, within ``CACHE_ELEMENTS`` (a power of two, 8 to 128).
+
+    Measured on the 2-core CPU: 64 slots best for 240 points, 16 for 1,000.
+    """
+    k = 8
+    while k < 128 and 2 * k * n_residuals * (n_params + 1) <= CACHE_ELEMENTS:
         k *= 2
     return k
 
@@ -151,12 +250,8 @@ def _lane_sharding() -> tuple[Any, Any, int]:
 
 PRECISIONS = ("float64", "float32", "mixed")
 POLISH_STEPS = 30
-
-
-def _loosened(solver: Solver) -> Solver:
-    """The solver with tolerances a float32 first phase can meet (used by ``precision="mixed"``)."""
-    changes = {k: max(getattr(solver, k), v) for k, v in (("ftol", 1e-6), ("xtol", 1e-6)) if hasattr(solver, k)}
-    return dataclasses.replace(solver, **changes) if changes else solver
+REFILL = 16  # a swap initialises up to K/REFILL lanes
+QUEUE_BATCHES = 4  # queued lanes per device per call, in units of its K slots
 
 
 def solve(
@@ -170,8 +265,7 @@ def solve(
     y_index: np.ndarray | None = None,
     w_index: np.ndarray | None = None,
     *,
-    chunk: int = 256,
-    round_steps: int = 16,
+    chunk: int | None = None,
     precision: str = "float64",
     dtype: Any = None,
     progress: Callable[[int, int], None] | None = None,
@@ -186,8 +280,8 @@ def solve(
       theta0: ``[L, P]`` internal-coordinate starts, one per lane.
       y_index, w_index: ``[L]`` which row of ``obs`` / ``weights`` each lane uses
         (default 0).
-      chunk: lanes per device per compiled program (rounded to a power of two).
-      round_steps: solver steps per round between compactions.
+      chunk: slots per device (rounded to a power of two, at most enough for the lanes);
+        default :func:`auto_chunk` of the data size.
       precision: ``"float64"`` (default), ``"float32"``, or ``"mixed"``: a float32 phase
         to loosened tolerances (1e-6), then a float64 polish from where it stopped to the
         solver's own tolerances (lanes that fail in float32 restart in float64 from their
@@ -203,28 +297,38 @@ def solve(
     if precision not in PRECISIONS:
         raise JaxlawsError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     L = theta0.shape[0]
+    if chunk is None:
+        chunk = auto_chunk(obs.shape[-1], law.n_params)
     y_index = np.zeros(L, np.int32) if y_index is None else np.asarray(y_index, np.int32)
     w_index = np.zeros(L, np.int32) if w_index is None else np.asarray(w_index, np.int32)
-    args = (law, loss, X, obs, weights, y_index, w_index, chunk, round_steps)
+    args = (law, loss, X, obs, weights, y_index, w_index, chunk)
     if precision != "mixed":
         return _solve(*args, solver, theta0, precision == "float64", progress)
-    first = _solve(*args, _loosened(solver), theta0, False, None)
+    first = _solve(*args, solver.coarse(), theta0, False, None)
     start = np.where(first.failed[:, None], theta0, np.clip(first.theta, law.lower, law.upper))
     # One step budget for both phases, with at least POLISH_STEPS float64 steps for every lane
     # (a lane that failed in float32 starts over in float64 with the whole budget).
     used = np.where(first.failed, 0, np.minimum(first.steps, max(solver.max_steps - POLISH_STEPS, 0)))
-    second = _solve(*args, solver, start, True, progress, steps0=used)
+    second = _solve(*args, solver.refine(), start, True, progress, steps0=used)
     return dataclasses.replace(
         second, compile_s=first.compile_s + second.compile_s, run_s=first.run_s + second.run_s,
+        steps=first.steps + (second.steps - used), coarse_steps=first.steps,
     )
 
 
-def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, round_steps, solver, theta0, x64, progress,
+def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, x64, progress,
            steps0=None) -> Lanes:
-    """One precision's pass of :func:`solve`; ``steps0`` ``[L]``: steps already spent per lane."""
+    """One precision's pass of :func:`solve`; ``steps0`` ``[L]``: steps already spent per lane.
+
+    Lanes go through each device's queue (:func:`_build_queue`) in batches of ``QUEUE_BATCHES * K``
+    per device; the slots carry over from one batch to the next, and the last batch runs every
+    lane to its end.
+    """
     L = theta0.shape[0]
     lanes_sh, repl_sh, n_dev = _lane_sharding()
-    K = _chunk_size(-(-L // n_dev), chunk) * n_dev
+    Kd = _chunk_size(-(-L // n_dev), chunk)
+    K, Qd = Kd * n_dev, QUEUE_BATCHES * Kd
+    steps0 = np.zeros(L, np.int32) if steps0 is None else np.asarray(steps0, np.int32)
     with jax.enable_x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
         data = jax.device_put((
@@ -237,48 +341,53 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, round_steps, sol
         compile_s = 0.0
         t_start = time.perf_counter()
 
-        def pad(idx: np.ndarray, k: int = K) -> np.ndarray:
-            return np.concatenate([idx, np.full(k - len(idx), idx[0])]) if len(idx) < k else idx
-
         def lanes(*arrays: Any) -> Any:
             return jax.device_put(arrays, lanes_sh)
 
-        # Initialise every lane, chunk by chunk, into a host-side pool.
-        pool = None
-        for lo in range(0, L, K):
-            idx = pad(np.arange(lo, min(lo + K, L)))
-            args = (*lanes(theta0[idx].astype(dt), y_index[idx], w_index[idx]), *data)
-            exe, c = _compiled("init", law, loss, solver, args)
-            compile_s += c
-            out = jax.device_get(exe(*args))
-            m = min(K, L - lo)
-            if pool is None:
-                pool = jax.tree.map(lambda a: np.empty((L,) + a.shape[1:], a.dtype), out)
-            jax.tree.map(lambda p, a: p.__setitem__(slice(lo, lo + m), a[:m]), pool, out)
-        if steps0 is not None:
-            pool.steps[:] = steps0
+        # Empty slots: the shape of K initialised lanes, marked done, lane -1.
+        shape = _slot_shape(law, loss, solver, K, data)
+        slots = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shape)
+        slots = slots._replace(done=np.ones(K, bool))
+        slot_idx = (np.full(K, -1, np.int32), np.zeros(K, np.int32), np.zeros(K, np.int32))
+        slots = lanes(slots, *slot_idx)
+        fields = ("theta", "value", "steps", "done", "failed")
+        pool = {k: np.zeros((L,) + getattr(shape, k).shape[1:], getattr(shape, k).dtype) for k in fields}
 
-        n_steps = jax.device_put(jnp.asarray(round_steps, jnp.int32), repl_sh)
-        while True:
-            active = np.flatnonzero(~pool.done & (pool.steps < solver.max_steps))
+        # Device d queues lanes d, d + n_dev, ... (interleaved, so easy and hard starts mix).
+        per_dev = [np.arange(d, L, n_dev, dtype=np.int32) for d in range(n_dev)]
+        n_batches = max(1, -(-max(len(p) for p in per_dev) // Qd))
+        done_lanes = 0
+        for b in range(n_batches):
+            q = np.full((n_dev, Qd), -1, np.int32)
+            for d, p in enumerate(per_dev):
+                part = p[b * Qd:(b + 1) * Qd]
+                q[d, :len(part)] = part
+            q = q.reshape(-1)
+            qi = np.maximum(q, 0)
+            args = (*slots, *lanes(theta0[qi].astype(dt), q, y_index[qi], w_index[qi], steps0[qi]),
+                    jax.device_put(jnp.asarray(b == n_batches - 1), repl_sh), *data)
+            exe, c = _compiled(law, loss, solver, args, (Kd, max(Kd // REFILL, min(Kd, 8)), max(Kd // 8, min(Kd, 8))))
+            compile_s += c
+            *slots, rec = exe(*args)
+            theta, value, steps, done, failed, rec_lane = jax.device_get(rec)
+            got = rec_lane >= 0
+            ids = rec_lane[got]
+            for k, v in zip(fields, (theta, value, steps, done, failed)):
+                pool[k][ids] = v[got]
+            done_lanes += len(ids)
             if progress is not None:
-                progress(L - len(active), L)
-            if len(active) == 0:
-                break
-            k = K // 8 if len(active) <= K // 8 and K // 8 >= 8 * n_dev else K
-            for lo in range(0, len(active), k):
-                real = active[lo : lo + k]
-                idx = pad(real, k)
-                sub, yi, wi = lanes(jax.tree.map(lambda a: a[idx], pool), y_index[idx], w_index[idx])
-                args = (sub, yi, wi, n_steps, *data)
-                exe, c = _compiled("advance", law, loss, solver, args, round_steps)
-                compile_s += c
-                out = jax.device_get(exe(*args))
-                jax.tree.map(lambda p, a: p.__setitem__(real, a[: len(real)]), pool, out)
+                progress(done_lanes, L)
+
+        # The slots hold the lanes that finished last, never swapped out.
+        state, lane = jax.device_get((slots[0], slots[1]))
+        held = lane >= 0
+        for k in fields:
+            pool[k][lane[held]] = getattr(state, k)[held]
+        if progress is not None:
+            progress(L, L)
 
     run_s = time.perf_counter() - t_start - compile_s
-    converged = pool.done & ~pool.failed
     return Lanes(
-        theta=pool.theta.astype(np.float64), value=pool.value.astype(np.float64), steps=pool.steps,
-        converged=converged, failed=pool.failed.copy(), compile_s=compile_s, run_s=run_s,
+        theta=pool["theta"].astype(np.float64), value=pool["value"].astype(np.float64), steps=pool["steps"],
+        converged=pool["done"] & ~pool["failed"], failed=pool["failed"], compile_s=compile_s, run_s=run_s,
     )

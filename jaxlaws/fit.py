@@ -176,8 +176,7 @@ def fit(
     seed: int = 0,
     weights: Any = None,
     *,
-    chunk: int = 256,
-    round_steps: int = 16,
+    chunk: int | None = None,
     precision: str = "mixed",
     dtype: Any = None,
     **solver_options: Any,
@@ -195,7 +194,7 @@ def fit(
       precision: ``"mixed"`` (default: a float32 phase, then a float64 polish to the
         solver's tolerances; pays when starts are far from their optima), ``"float64"``
         or ``"float32"``.
-      chunk, round_steps, dtype: engine settings (see :func:`jaxlaws.engine.solve`).
+      chunk, dtype: engine settings (see :func:`jaxlaws.engine.solve`).
       **solver_options: passed to the solver (``max_steps``, tolerances, ...).
     """
     prob = make_problem(law, data, loss, weights)
@@ -205,7 +204,7 @@ def fit(
     theta0 = starts_mod.make(law, starts, seed=seed)
     slv = get_solver(solver, **solver_options)
     lanes = engine.solve(law, prob.loss, slv, prob.data.inputs, prob.obs[None], prob.weights[None], theta0,
-                         chunk=chunk, round_steps=round_steps, precision=precision, dtype=dtype)
+                         chunk=chunk, precision=precision, dtype=dtype)
     ok = ~lanes.failed & np.isfinite(lanes.value)
     if not ok.any():
         raise JaxlawsError(

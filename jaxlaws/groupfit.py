@@ -66,7 +66,7 @@ class GroupFit:
 
 
 def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver: Any = "lm", seed: int = 0,
-               *, chunk: int = 256, round_steps: int = 16, **solver_options: Any) -> GroupFit:
+               *, chunk: int | None = None, **solver_options: Any) -> GroupFit:
     """Fit ``law`` separately to every group of ``data`` (which needs ``groups``) in one batched call."""
     prob = make_problem(law, data, loss)
     law, data = prob.law, prob.data
@@ -83,7 +83,7 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
     W = prob.residual_weights((inv[None, :] == np.arange(G)[:, None]).astype(np.float64)) * prob.weights[None]
     slv = get_solver(solver, **solver_options)
     lanes = engine.solve(law, prob.loss, slv, data.inputs, prob.obs[None], W, np.tile(theta0, (G, 1)),
-                         np.zeros(G * S, np.int32), np.repeat(np.arange(G), S), chunk=chunk, round_steps=round_steps)
+                         np.zeros(G * S, np.int32), np.repeat(np.arange(G), S), chunk=chunk)
     val = np.where(lanes.failed | ~np.isfinite(lanes.value), np.inf, lanes.value).reshape(G, S)
     best = np.arange(G) * S + np.argmin(val, axis=1)
     return GroupFit(law=law, labels=labels, params=np.asarray(law.to_natural(lanes.theta[best])),

@@ -10,6 +10,7 @@ import numpy as np
 
 import jaxlaws as jl
 from conftest import lm_linear_param_tol, power_law_data, power_law_reference
+from jaxlaws.fit import make_problem
 
 
 def _counted_law():
@@ -77,7 +78,7 @@ def test_compiled_cache_cannot_confuse_a_dead_law_with_a_new_one():
     del law
     gc.collect()
     # Safe if the cache keeps the law alive (its id cannot be reused) or drops its programs.
-    keyed_on_dead_id = any(k[1] == law_id for k in jl.engine._COMPILED)
+    keyed_on_dead_id = any(k[0] == law_id for k in jl.engine._COMPILED)
     assert ref() is not None or not keyed_on_dead_id
 
 
@@ -99,6 +100,51 @@ def test_batched_lanes_equal_single_fits(chinchilla_law, epoch_data):
         np.testing.assert_array_equal(s.all_params[0], batched.all_params[i])
         assert s.steps[0] == batched.steps[i] and s.converged[0] == batched.converged[i]
     assert min(s.objective for s in singles) == batched.objective
+
+
+def test_lanes_through_many_queue_batches_equal_single_fits():
+    # 40 starts on 8 slots: five queue batches of up to 32 lanes each (QUEUE_BATCHES * K), with
+    # lanes swapped into slots as others finish and the last ones stepped in the narrow batch.
+    # A single start runs in the same 8-slot program, so each lane must come out bit for bit as
+    # it does alone: any difference would mean the swaps mix up lanes or their step counts.
+    law = jl.laws.get("power_law_offset")
+    rng = np.random.default_rng(0)
+    x = np.logspace(1.0, 5.0, 25)
+    ds = jl.datasets.from_arrays(x={"x": x}, y=(2.0 + 30.0 * x**-0.4) * np.exp(0.02 * rng.standard_normal(25)))
+    starts = law.to_natural(jl.starts.lhs(law, 40, seed=2))
+    assert 40 > jl.engine.QUEUE_BATCHES * 8
+    batched = jl.fit(law, ds, loss="mse-log", starts=starts, chunk=8)
+    assert len(set(batched.steps.tolist())) > 3  # lanes really finish at different times
+    for i in range(40):
+        one = jl.fit(law, ds, loss="mse-log", starts=starts[i : i + 1], chunk=8)
+        assert one.all_objective[0] == batched.all_objective[i], i
+        np.testing.assert_array_equal(one.all_params[0], batched.all_params[i])
+        assert one.steps[0] == batched.steps[i] and one.converged[0] == batched.converged[i]
+
+
+def test_mixed_precision_counts_the_steps_of_both_phases(chinchilla_law, epoch_data):
+    prob = make_problem(chinchilla_law, epoch_data, "huber-log:1e-3")
+    theta0 = jl.starts.lhs(chinchilla_law, 16, seed=3)
+    args = (prob.law, prob.loss, jl.solvers.LM(), prob.data.inputs, prob.obs[None], prob.weights[None], theta0)
+    mixed = jl.engine.solve(*args, precision="mixed", chunk=8)
+    f32 = jl.engine.solve(*args[:2], jl.solvers.LM().coarse(), *args[3:], precision="float32", chunk=8)
+    # the float32 phase is exactly the coarse solver run alone in float32
+    np.testing.assert_array_equal(mixed.coarse_steps, f32.steps)
+    polish = mixed.steps - mixed.coarse_steps
+    assert np.all(polish >= 1)  # every lane that did not fail is polished in float64
+    assert np.all(mixed.steps <= jl.solvers.LM().max_steps + jl.engine.POLISH_STEPS)
+    assert jl.engine.solve(*args, precision="float64", chunk=8).coarse_steps is None
+
+
+def test_default_slots_follow_the_data_size():
+    # K * m * (P + 1) numbers within CACHE_ELEMENTS, a power of two from 8 to 128
+    assert jl.engine.auto_chunk(240, 5) == 64
+    assert jl.engine.auto_chunk(1000, 5) == 16
+    assert jl.engine.auto_chunk(10, 2) == 128
+    assert jl.engine.auto_chunk(10**6, 5) == 8
+    for m, p in ((240, 5), (1000, 5), (500, 35)):
+        k = jl.engine.auto_chunk(m, p)
+        assert k == 8 or k * m * (p + 1) <= jl.engine.CACHE_ELEMENTS < 2 * k * m * (p + 1) or k == 128
 
 
 def test_chunk_size_does_not_change_results(chinchilla_law, epoch_data):

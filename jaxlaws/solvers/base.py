@@ -67,6 +67,14 @@ class Solver(Protocol):
 
     def step(self, obj: Objective, state: Any, lower: Array, upper: Array) -> Any: ...
 
+    def coarse(self) -> Solver:
+        """This solver with tolerances a float32 first phase can meet (``precision="mixed"``)."""
+        ...
+
+    def refine(self) -> Solver:
+        """This solver set up to continue from a nearly converged point (the float64 polish)."""
+        ...
+
 
 def project(theta: Array, lower: Array, upper: Array) -> Array:
     """Euclidean projection onto the box (optax's ``projection_box``)."""

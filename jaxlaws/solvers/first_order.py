@@ -42,6 +42,12 @@ class _Projected:
     def optimizer(self) -> optax.GradientTransformation:
         raise NotImplementedError
 
+    def coarse(self) -> _Projected:
+        return dataclasses.replace(self, ftol=max(self.ftol, 1e-6))
+
+    def refine(self) -> _Projected:
+        return self
+
     def init(self, obj: Objective, theta0: Any, lower: Any, upper: Any) -> FirstOrderState:
         f, g = jax.value_and_grad(obj.value)(theta0)
         bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g))

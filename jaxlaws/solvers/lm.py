@@ -73,6 +73,17 @@ class LM:
     lam_max: float = 1e14
     outlier: float = 0.1
     radius0: float = 1.0
+    polish_lam0: float = 1e-3
+    polish_outlier: float = 0.0
+
+    def coarse(self) -> LM:
+        return dataclasses.replace(self, ftol=max(self.ftol, 1e-6), xtol=max(self.xtol, 1e-6))
+
+    def refine(self) -> LM:
+        # Near a solution the damping a fresh start needs (lam0) would cost several steps to
+        # decay by Nielsen's rule, and exact Huber curvature (outlier 0) converges fastest there.
+        return dataclasses.replace(self, lam0=min(self.lam0, self.polish_lam0),
+                                   outlier=min(self.outlier, self.polish_outlier))
 
     def init(self, obj: Objective, theta0: Any, lower: Any, upper: Any) -> LMState:
         f, g, H = _model(obj, theta0, self.outlier)
@@ -112,7 +123,10 @@ class LM:
         lam = jnp.where(ok, jnp.maximum(lam_ok, 1e-15), s.lam * s.nu)
         nu = jnp.where(ok, 2.0, 2.0 * s.nu)
         step = jnp.max(jnp.abs(delta))
-        radius = jnp.where(ok, jnp.where(rho > 0.25, jnp.maximum(s.radius, 2.0 * step), s.radius), 0.5 * step)
+        # A non-finite step (the damped system too ill-conditioned to factor) halves the radius
+        # instead of making it NaN, which would poison every later step of the lane.
+        shrunk = 0.5 * jnp.where(jnp.isfinite(step), step, s.radius)
+        radius = jnp.where(ok, jnp.where(rho > 0.25, jnp.maximum(s.radius, 2.0 * step), s.radius), shrunk)
         radius = jnp.maximum(radius, 1e-12)
         small_f = ok & (actual <= self.ftol * jnp.abs(f)) & (rho > 0.25)
         small_x = jnp.max(jnp.abs(delta)) <= self.xtol * (self.xtol + jnp.max(jnp.abs(s.theta)))

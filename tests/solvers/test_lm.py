@@ -95,3 +95,34 @@ def test_get_solver():
         jl.solvers.get("newton")
     with pytest.raises(TypeError):
         jl.solvers.get("lm", not_an_option=1)
+
+
+def test_a_step_that_cannot_be_solved_shrinks_the_radius_and_raises_damping():
+    # An indefinite Gauss-Newton matrix with tiny damping makes the Cholesky factorisation take the
+    # square root of a negative number: the step is NaN. The lane must reject it, keep its point,
+    # raise the damping and halve a finite trust radius (a NaN radius would freeze the lane forever).
+    law = jl.laws.get("power_law")
+    y = 10.0 * X**-0.8
+    _, _, s, obj = run_iterates(jl.solvers.LM(), law, X, y, [1.0, 0.1], max_steps=0)
+    slv = jl.solvers.LM()
+    with jax.enable_x64(True):
+        lo, hi = jnp.asarray(law.lower), jnp.asarray(law.upper)
+        bad = jax.tree.map(jnp.asarray, s)._replace(hess=-jnp.eye(2), lam=jnp.asarray(1e-12))
+        s2 = jax.device_get(slv.step(obj, bad, lo, hi))
+    np.testing.assert_array_equal(s2.theta, s.theta)
+    assert s2.value == s.value
+    assert np.isfinite(s2.radius) and 0 < s2.radius < s.radius
+    assert s2.lam > 1e-12 and not s2.done and not s2.failed
+
+
+def test_coarse_and_refine_variants():
+    slv = jl.solvers.LM()
+    c = slv.coarse()
+    assert c.ftol == 1e-6 and c.xtol == 1e-6 and c.max_steps == slv.max_steps
+    r = slv.refine()
+    assert r.lam0 == slv.polish_lam0 < slv.lam0 and r.outlier == slv.polish_outlier == 0.0
+    assert r.ftol == slv.ftol and r.xtol == slv.xtol
+    # tolerances already looser than float32's stay as they are
+    assert jl.solvers.LM(ftol=1e-3).coarse().ftol == 1e-3
+    lb = jl.solvers.LBFGS()
+    assert lb.refine() is lb and lb.coarse().ftol == 1e-6

@@ -35,6 +35,15 @@ def main():
             lines.append(f"| scipy {k}{ex} | {v['seconds_full']:.2f} | {v['ms_per_start']:.2f} | {v['best_objective']:.10e} | "
                          f"{v['frac_best_basin']:.0%} | {v['ratio_warm']:.1f}x |")
         lines.append("")
+        if "warm_runs_s" in j:
+            lines += [f"jaxlaws warm is the median of {len(j['warm_runs_s'])} runs: "
+                      + ", ".join(f"{t:.3f}" for t in j["warm_runs_s"]) + " s.", ""]
+        o = j.get("engine_overhead")
+        if o:
+            lines += [f"Engine overhead: the whole solve ({o['wall_s']:.3f} s) over lane-steps × one batched "
+                      f"residual+Jacobian pass ({o['lane_steps_float32']} float32 steps × {o['rj_pass_us_per_lane_float32']:.2f} µs"
+                      f" + {o['lane_steps_float64']} float64 steps × {o['rj_pass_us_per_lane_float64']:.2f} µs per lane, "
+                      f"batches of {o['batch_lanes']} lanes) = **{o['overhead']:.2f}×**.", ""]
     b = load("bootstrap_cpu.json")
     if b:
         s = b["scipy_bfgs_exact_grad"]
@@ -47,10 +56,16 @@ def main():
                   f"{s['seconds_all']:.2f} | {s['se']['alpha']:.4f} | {s['ci95']['alpha'][0]:.4f}–{s['ci95']['alpha'][1]:.4f} | 1 |", ""]
     sw = load("sweep_cpu.json")
     if sw:
-        lines += ["## Synthetic sweep (Chinchilla law, warm)", "", "| points | lanes | jaxlaws s | scipy s | ratio | lane-steps/s |",
+        lines += ["## Synthetic sweep (Chinchilla law, warm)", "",
+                  "| points | lanes | jaxlaws s | scipy s | ratio | lane-steps/s |",
                   "|---|---|---|---|---|---|"]
         for r in sw["rows"]:
-            lines.append(f"| {r['points']} | {r['lanes']} | {r['warm_s']:.3f} | {r['scipy_s']:.2f} | {r['ratio']:.1f}x | {r['lane_steps_per_s']:.3g} |")
+            ex = " (scaled)" if r.get("scipy_extrapolated") else ""
+            lines.append(f"| {r['points']} | {r['lanes']} | {r['warm_s']:.3f} | {r['scipy_s']:.2f}{ex} | {r['ratio']:.1f}x | "
+                         f"{r['lane_steps_per_s']:.3g} |")
+        if sw.get("skipped"):
+            cells = ", ".join(f"{c['lanes']} lanes × {c['points']} points" for c in sw["skipped"])
+            lines.append(f"\nNot run (lanes × points above {sw['max_work']:.0e}): {cells}.")
         lines.append("")
         try:
             import matplotlib
@@ -70,6 +85,15 @@ def main():
             fig.savefig(os.path.join(RES, "summary.png"), dpi=120)
         except ImportError:
             pass
+    mem = load("memory_cpu.json")
+    if mem:
+        lines += ["## Memory (each lane count in a fresh process, Chinchilla, 240 points)", "",
+                  "| lanes | peak RSS, MB | RSS before the fit, MB | per-lane result arrays, MB | fit s |",
+                  "|---|---|---|---|---|"]
+        for r in mem["rows"]:
+            lines.append(f"| {r['lanes']} | {r['peak_rss_mb']:.1f} | {r['rss_before_fit_mb']:.1f} | "
+                         f"{r['host_lane_arrays_mb']:.1f} | {r['fit_s']:.2f} |")
+        lines.append("")
     with open(os.path.join(RES, "summary.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     print("\n".join(lines))

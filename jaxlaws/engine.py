@@ -71,16 +71,14 @@ def _lane_objective(law: Law, loss: Loss, X: Any, obs: Any, w: Any) -> Objective
     return Objective(make_residual(law, loss, X, obs), w, loss)
 
 
-def _build_queue(law: Law, loss: Loss, solver: Solver, K: int, cap: int, narrow: int) -> Callable[..., Any]:
+def _build_queue(law: Law, loss: Loss, solver: Solver, K: int, narrow: int) -> Callable[..., Any]:
     """One device's lane queue (to be jitted): ``K`` slots stepped together, refilled as they finish.
 
     Each iteration advances every slot by one solver step (finished slots frozen); then, if a slot
-    has finished and lanes are still queued, up to ``cap`` finished slots are swapped for the next
-    queued lanes (their outcomes written to ``rec``) and those lanes are initialised. Slots thus
-    stay busy until the queue runs dry, instead of idling until the slowest lane of a fixed chunk
-    ends. While more than ``cap`` slots wait to be swapped (a fresh start, or lanes that started
-    together finishing together) the step is skipped and only swaps run, so a backlog clears at
-    the cost of initialising the lanes, with one compiled copy of each of ``step`` and ``init``.
+    has finished and lanes are still queued, the finished slots are swapped for the next queued
+    lanes (their outcomes written to ``rec``). Slots thus stay busy until the queue runs dry,
+    instead of idling until the slowest lane of a fixed chunk ends. A solver's ``init`` evaluates
+    nothing (its first step evaluates the start), so a swap only moves state.
 
     The loop returns when the queue is empty (``final`` false: the slots carry over to the next
     call). On the last call it runs on until at most ``narrow`` slots are running, gathers those
@@ -98,6 +96,7 @@ def _build_queue(law: Law, loss: Loss, solver: Solver, K: int, cap: int, narrow:
         R = Q + K  # at most every queued lane and every slot's first occupant finish in one call
         rec = (jnp.zeros((R,) + slots.theta.shape[1:], slots.theta.dtype), jnp.zeros(R, slots.value.dtype),
                jnp.zeros(R, jnp.int32), jnp.zeros(R, bool), jnp.zeros(R, bool), jnp.full(R, -1, jnp.int32))
+        cap = K
         arange = jnp.arange(cap, dtype=jnp.int32)
 
         def finished(st):
@@ -144,12 +143,11 @@ def _build_queue(law: Law, loss: Loss, solver: Solver, K: int, cap: int, narrow:
             return (c[4] < n_q) | (final & (running > narrow))
 
         def body(c):
-            backlog = ready(c) > cap
-            stepped = jax.lax.cond(backlog, lambda c: c[0], lambda c: step_all(c[0], c[2], c[3]), c)
-            c = (stepped,) + c[1:]
+            c = (step_all(c[0], c[2], c[3]),) + c[1:]
             return jax.lax.cond(ready(c) > 0, swap, lambda c: c, c)
 
         c = (slots, lane, syi, swi, jnp.zeros((), jnp.int32), rec, jnp.zeros((), jnp.int32))
+        c = jax.lax.cond(ready(c) > 0, swap, lambda c: c, c)
         slots, lane, syi, swi, _, rec, _ = jax.lax.while_loop(cond, body, c)
 
         def last(slots):
@@ -180,8 +178,8 @@ def _slot_shape(law: Law, loss: Loss, solver: Solver, K: int, data: tuple[Any, .
 
 
 def _compiled(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...],
-              queue: tuple[int, int, int]) -> tuple[Any, float]:
-    """The compiled queue program for these argument shapes and sizes ``(K, cap, narrow)``, and
+              queue: tuple[int, int]) -> tuple[Any, float]:
+    """The compiled queue program for these argument shapes and sizes ``(K, narrow)``, and
     the seconds spent compiling."""
     shapes = tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args))
     # The law object itself (hashed by identity) is part of the key: holding it keeps its id from
@@ -250,7 +248,6 @@ def _lane_sharding() -> tuple[Any, Any, int]:
 
 PRECISIONS = ("float64", "float32", "mixed")
 POLISH_STEPS = 30
-REFILL = 16  # a swap initialises up to K/REFILL lanes
 QUEUE_BATCHES = 4  # queued lanes per device per call, in units of its K slots
 
 
@@ -316,6 +313,43 @@ def solve(
     )
 
 
+def _sizes(L: int, n_dev: int, chunk: int) -> tuple[int, int]:
+    """Slots and queued lanes per device for ``L`` lanes."""
+    Kd = _chunk_size(-(-L // n_dev), chunk)
+    return Kd, QUEUE_BATCHES * Kd
+
+
+def _data(law: Law, X: Mapping[str, Any], obs: Any, weights: Any, dt: Any, sharding: Any) -> tuple[Any, ...]:
+    """Inputs, observations, weights and bounds as ``dt`` arrays, replicated on every device."""
+    return jax.device_put((
+        {k: jnp.asarray(v, dt) for k, v in X.items() if k in law.inputs},
+        jnp.asarray(obs, dt),
+        jnp.asarray(weights, dt),
+        jnp.asarray(law.lower, dt),
+        jnp.asarray(law.upper, dt),
+    ), sharding)
+
+
+def _empty_slots(shape: Any, K: int, sharding: Any) -> tuple[Any, ...]:
+    """``K`` empty slots (state zeros, done, lane -1) and their y and w indices."""
+    slots = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shape)._replace(done=np.ones(K, bool))
+    return jax.device_put((slots, np.full(K, -1, np.int32), np.zeros(K, np.int32), np.zeros(K, np.int32)), sharding)
+
+
+def _queue_args(slots: tuple[Any, ...], theta0: np.ndarray, q: np.ndarray, y_index: np.ndarray, w_index: np.ndarray,
+                steps0: np.ndarray, final: bool, data: tuple[Any, ...], dt: Any) -> tuple[Any, ...]:
+    """The queue program's arguments: slots, the queued lanes ``q`` (-1: none), the flag, the data."""
+    lanes_sh, repl_sh, _ = _lane_sharding()
+    qi = np.maximum(q, 0)
+    queued = jax.device_put((theta0[qi].astype(dt), q, y_index[qi], w_index[qi], steps0[qi]), lanes_sh)
+    return (*slots, *queued, jax.device_put(jnp.asarray(final), repl_sh), *data)
+
+
+def _queue_sizes(Kd: int) -> tuple[int, int]:
+    """``(K, narrow)`` for a device with ``Kd`` slots."""
+    return Kd, max(Kd // 8, min(Kd, 8))
+
+
 def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, x64, progress,
            steps0=None) -> Lanes:
     """One precision's pass of :func:`solve`; ``steps0`` ``[L]``: steps already spent per lane.
@@ -326,30 +360,17 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, 
     """
     L = theta0.shape[0]
     lanes_sh, repl_sh, n_dev = _lane_sharding()
-    Kd = _chunk_size(-(-L // n_dev), chunk)
-    K, Qd = Kd * n_dev, QUEUE_BATCHES * Kd
+    Kd, Qd = _sizes(L, n_dev, chunk)
+    K = Kd * n_dev
     steps0 = np.zeros(L, np.int32) if steps0 is None else np.asarray(steps0, np.int32)
     with jax.enable_x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
-        data = jax.device_put((
-            {k: jnp.asarray(v, dt) for k, v in X.items() if k in law.inputs},
-            jnp.asarray(obs, dt),
-            jnp.asarray(weights, dt),
-            jnp.asarray(law.lower, dt),
-            jnp.asarray(law.upper, dt),
-        ), repl_sh)
+        data = _data(law, X, obs, weights, dt, repl_sh)
         compile_s = 0.0
         t_start = time.perf_counter()
 
-        def lanes(*arrays: Any) -> Any:
-            return jax.device_put(arrays, lanes_sh)
-
-        # Empty slots: the shape of K initialised lanes, marked done, lane -1.
         shape = _slot_shape(law, loss, solver, K, data)
-        slots = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shape)
-        slots = slots._replace(done=np.ones(K, bool))
-        slot_idx = (np.full(K, -1, np.int32), np.zeros(K, np.int32), np.zeros(K, np.int32))
-        slots = lanes(slots, *slot_idx)
+        slots = _empty_slots(shape, K, lanes_sh)
         fields = ("theta", "value", "steps", "done", "failed")
         pool = {k: np.zeros((L,) + getattr(shape, k).shape[1:], getattr(shape, k).dtype) for k in fields}
 
@@ -362,11 +383,8 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, 
             for d, p in enumerate(per_dev):
                 part = p[b * Qd:(b + 1) * Qd]
                 q[d, :len(part)] = part
-            q = q.reshape(-1)
-            qi = np.maximum(q, 0)
-            args = (*slots, *lanes(theta0[qi].astype(dt), q, y_index[qi], w_index[qi], steps0[qi]),
-                    jax.device_put(jnp.asarray(b == n_batches - 1), repl_sh), *data)
-            exe, c = _compiled(law, loss, solver, args, (Kd, max(Kd // REFILL, min(Kd, 8)), max(Kd // 8, min(Kd, 8))))
+            args = _queue_args(slots, theta0, q.reshape(-1), y_index, w_index, steps0, b == n_batches - 1, data, dt)
+            exe, c = _compiled(law, loss, solver, args, _queue_sizes(Kd))
             compile_s += c
             *slots, rec = exe(*args)
             theta, value, steps, done, failed, rec_lane = jax.device_get(rec)

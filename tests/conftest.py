@@ -93,6 +93,7 @@ def run_iterates(solver, law: jl.Law, x: np.ndarray, y: np.ndarray, start_natura
         lo, hi = jnp.asarray(law.lower), jnp.asarray(law.upper)
         s = solver.init(obj, jnp.asarray(law.to_internal(np.asarray(start_natural, float))), lo, hi)
         step = jax.jit(lambda st: solver.step(obj, st, lo, hi))
+        s = step(s)  # init evaluates nothing: the first step evaluates the start (and counts no step)
         thetas, values = [np.asarray(s.theta)], [float(s.value)]
         for _ in range(max_steps):
             if bool(s.done):

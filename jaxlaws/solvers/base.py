@@ -11,6 +11,11 @@ Every state is a NamedTuple whose first five fields are :class:`Lane`'s:
 (the objective at ``theta``), ``steps``, ``done`` (the solver's tolerances are
 met, or the lane failed) and ``failed`` (the objective was not finite where
 the lane started). A lane that is done never changes again.
+
+``init`` evaluates nothing: it leaves ``value`` at ``+inf``, and the first
+``step`` evaluates the start (counting no step) and marks the lane failed if
+the objective is not finite there. The engine can then put a new lane into a
+slot of a running batch by moving state alone.
 """
 
 from __future__ import annotations

@@ -49,10 +49,11 @@ class _Projected:
         return self
 
     def init(self, obj: Objective, theta0: Any, lower: Any, upper: Any) -> FirstOrderState:
-        f, g = jax.value_and_grad(obj.value)(theta0)
-        bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g))
-        return FirstOrderState(theta0, f, jnp.zeros((), jnp.int32), bad, bad,
-                               jnp.where(bad, 0.0, g), self.optimizer().init(theta0), jnp.zeros((), jnp.int32))
+        # Nothing is evaluated here: the first step evaluates the start (value +inf marks a lane
+        # not yet evaluated), so the engine can put a new lane into a slot at no cost.
+        false = jnp.zeros((), bool)
+        return FirstOrderState(theta0, jnp.asarray(jnp.inf, theta0.dtype), jnp.zeros((), jnp.int32), false, false,
+                               jnp.zeros_like(theta0), self.optimizer().init(theta0), jnp.zeros((), jnp.int32))
 
     def step(self, obj: Objective, s: FirstOrderState, lower: Any, upper: Any) -> FirstOrderState:
         opt = self.optimizer()
@@ -66,7 +67,8 @@ class _Projected:
             return obj.value(project(t, lower, upper))
 
         upd, opt_state = opt.update(grad, s.opt_state, s.theta, value=s.value, grad=grad, value_fn=value_fn)
-        theta = project(optax.apply_updates(s.theta, upd), lower, upper)
+        fresh = s.value == jnp.inf  # the start itself, not yet evaluated
+        theta = jnp.where(fresh, s.theta, project(optax.apply_updates(s.theta, upd), lower, upper))
         f, g = jax.value_and_grad(obj.value)(theta)
         bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g))
         calm = jnp.where(jnp.abs(s.value - f) <= self.ftol * jnp.abs(f), s.calm + 1, 0)
@@ -76,7 +78,8 @@ class _Projected:
             done=bad | (pg <= self.gtol) | (calm >= self.patience), failed=bad,
             grad=jnp.where(bad, s.grad, g), opt_state=opt_state, calm=calm,
         )
-        return freeze(s.done, s, new)
+        first = s._replace(value=f, done=bad, failed=bad, grad=jnp.where(bad, 0.0, g))
+        return freeze(s.done, s, jax.tree.map(lambda a, b: jnp.where(fresh, a, b), first, new))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from jaxlaws.solvers.base import Objective, freeze, project
@@ -86,12 +87,14 @@ class LM:
                                    outlier=min(self.outlier, self.polish_outlier))
 
     def init(self, obj: Objective, theta0: Any, lower: Any, upper: Any) -> LMState:
-        f, g, H = _model(obj, theta0, self.outlier)
-        bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g)) | ~jnp.all(jnp.isfinite(H))
+        # Nothing is evaluated here: the first step evaluates the start (value +inf marks a lane
+        # not yet evaluated), so the engine can put a new lane into a slot at no cost.
         dt = theta0.dtype
+        P = theta0.shape[0]
+        false = jnp.zeros((), bool)
         return LMState(
-            theta=theta0, value=f, steps=jnp.zeros((), jnp.int32), done=bad, failed=bad,
-            grad=jnp.where(bad, 0.0, g), hess=jnp.where(bad, 0.0, H),
+            theta=theta0, value=jnp.asarray(jnp.inf, dt), steps=jnp.zeros((), jnp.int32), done=false, failed=false,
+            grad=jnp.zeros((P,), dt), hess=jnp.zeros((P, P), dt),
             lam=jnp.asarray(self.lam0, dt), nu=jnp.asarray(2.0, dt), radius=jnp.asarray(self.radius0, dt),
         )
 
@@ -111,12 +114,14 @@ class LM:
         # Gauss-Newton step cannot jump a far start onto a flat plateau at the bounds.
         big = jnp.max(jnp.abs(delta))
         delta = delta * jnp.minimum(1.0, s.radius / jnp.where(big > 0, big, 1.0))
-        cand = project(s.theta + delta, lower, upper)
+        fresh = s.value == jnp.inf  # the start itself, not yet evaluated
+        cand = jnp.where(fresh, s.theta, project(s.theta + delta, lower, upper))
         delta = cand - s.theta
         # Reduction predicted by the quadratic (IRLS) model for the projected step.
         pred = -(s.grad @ delta + 0.5 * delta @ (s.hess @ delta))
         f, g, H = _model(obj, cand, self.outlier)
-        ok = jnp.isfinite(f) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(H)) & (f < s.value)
+        finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(H))
+        ok = finite & (f < s.value)
         actual = s.value - f
         rho = jnp.where(pred > 0, actual / jnp.where(pred > 0, pred, 1.0), 0.0)
         lam_ok = s.lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
@@ -136,4 +141,7 @@ class LM:
             grad=jnp.where(ok, g, s.grad), hess=jnp.where(ok, H, s.hess), lam=lam, nu=nu,
             radius=radius,
         )
-        return freeze(s.done, s, new)
+        # At the start: record its model, or fail the lane where the objective is not finite.
+        first = s._replace(value=f, done=~finite, failed=~finite,
+                           grad=jnp.where(finite, g, 0.0), hess=jnp.where(finite, H, 0.0))
+        return freeze(s.done, s, jax.tree.map(lambda a, b: jnp.where(fresh, a, b), first, new))

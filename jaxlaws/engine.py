@@ -6,9 +6,9 @@ lane finishes (converged or failed) its outcome is written out and the slot is
 refilled from a queue of lanes waiting on that device, so the slots stay busy
 instead of idling until the slowest lane of a fixed chunk ends. Lanes arrive in
 batches of ``QUEUE_BATCHES * K`` per device, so one compiled program serves any
-number of lanes and memory stays flat beyond ``K``. The few lanes still running
-when the last batch runs dry finish on a host-side pool in rounds of
-``round_steps`` steps, compacted each round into ``K/8``-lane programs.
+number of lanes and memory stays flat beyond ``K``. When the last batch runs dry
+and only a few lanes are still running, they are gathered into a ``K/8``-slot
+batch in the same program and stepped to their end.
 
 The data are passed as arrays, never closed over, so one compilation serves
 every dataset of the same shape.
@@ -280,11 +280,12 @@ def solve(
       chunk: slots per device (rounded to a power of two, at most enough for the lanes);
         default :func:`auto_chunk` of the data size.
       precision: ``"float64"`` (default), ``"float32"``, or ``"mixed"``: a float32 phase
-        to loosened tolerances (1e-6), then a float64 polish from where it stopped to the
-        solver's own tolerances (lanes that fail in float32 restart in float64 from their
-        start). ``steps`` counts both phases.
+        (``solver.coarse()``: tolerances loosened to 1e-6), then a float64 polish
+        (``solver.refine()``) from where it stopped to the solver's own tolerances (lanes that
+        fail in float32 restart in float64 from their start). ``steps`` counts the steps of both phases (at most ``max_steps + POLISH_STEPS``),
+        ``coarse_steps`` those taken in float32.
       dtype: shorthand for precision (``np.float32`` / ``np.float64``).
-      progress: called as ``progress(done_lanes, total_lanes)`` after each round.
+      progress: called as ``progress(done_lanes, total_lanes)`` after each queue batch.
 
     Lanes are spread over every jax device (``jax.devices()``): on a CPU, run with
     ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to use every core.

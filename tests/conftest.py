@@ -1,10 +1,10 @@
 """Shared fixtures and helpers for the jaxlaws test suite.
 
-Compiled engine programs are cached per process by (law, loss, solver, chunk
-shape), so tests reuse a few settings on purpose:
+Compiled engine programs are cached per process by (law, loss, solver, slot
+count and shapes), so tests reuse a few settings on purpose:
 
 * chinchilla on ``chinchilla_epoch`` with ``huber-log:1e-3`` and the default LM,
-  at chunk shapes 8, 64 and 256;
+  at 8 and 64 slots;
 * small synthetic power-law problems with ``mse-log``.
 """
 

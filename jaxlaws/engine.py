@@ -13,6 +13,7 @@ batch in the same program and stepped to their end.
 The data are passed as arrays, never closed over, so one compilation serves
 every dataset of the same shape.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,8 +97,7 @@ def _build_queue(law: Law, loss: Loss, solver: Solver, K: int, narrow: int) -> C
         R = Q + K  # at most every queued lane and every slot's first occupant finish in one call
         rec = (jnp.zeros((R,) + slots.theta.shape[1:], slots.theta.dtype), jnp.zeros(R, slots.value.dtype),
                jnp.zeros(R, jnp.int32), jnp.zeros(R, bool), jnp.zeros(R, bool), jnp.full(R, -1, jnp.int32))
-        cap = K
-        arange = jnp.arange(cap, dtype=jnp.int32)
+        arange = jnp.arange(K, dtype=jnp.int32)
 
         def finished(st):
             return st.done | (st.steps >= solver.max_steps)
@@ -111,7 +111,7 @@ def _build_queue(law: Law, loss: Loss, solver: Solver, K: int, narrow: int) -> C
 
         def swap(c: Any) -> Any:
             slots, lane, syi, swi, ptr, rec, n_rec = c
-            idx = jnp.nonzero(finished(slots), size=cap, fill_value=K)[0]
+            idx = jnp.nonzero(finished(slots), size=K, fill_value=K)[0]
             take = (idx < K) & (ptr + arange < n_q)  # a prefix: both masks are
             at = jnp.where(take, idx, K)  # K: out of range, dropped by the scatters below
             src = jnp.minimum(idx, K - 1)
@@ -282,8 +282,8 @@ def solve(
       precision: ``"float64"`` (default), ``"float32"``, or ``"mixed"``: a float32 phase
         (``solver.coarse()``: tolerances loosened to 1e-6), then a float64 polish
         (``solver.refine()``) from where it stopped to the solver's own tolerances (lanes that
-        fail in float32 restart in float64 from their start). ``steps`` counts the steps of both phases (at most ``max_steps + POLISH_STEPS``),
-        ``coarse_steps`` those taken in float32.
+        fail in float32 restart in float64 from their start). ``steps`` counts the steps of
+        both phases (at most ``max_steps + POLISH_STEPS``), ``coarse_steps`` those in float32.
       dtype: shorthand for precision (``np.float32`` / ``np.float64``).
       progress: called as ``progress(done_lanes, total_lanes)`` after each queue batch.
 
@@ -314,12 +314,6 @@ def solve(
     )
 
 
-def _sizes(L: int, n_dev: int, chunk: int) -> tuple[int, int]:
-    """Slots and queued lanes per device for ``L`` lanes."""
-    Kd = _chunk_size(-(-L // n_dev), chunk)
-    return Kd, QUEUE_BATCHES * Kd
-
-
 def _data(law: Law, X: Mapping[str, Any], obs: Any, weights: Any, dt: Any, sharding: Any) -> tuple[Any, ...]:
     """Inputs, observations, weights and bounds as ``dt`` arrays, replicated on every device."""
     return jax.device_put((
@@ -346,11 +340,6 @@ def _queue_args(slots: tuple[Any, ...], theta0: np.ndarray, q: np.ndarray, y_ind
     return (*slots, *queued, jax.device_put(jnp.asarray(final), repl_sh), *data)
 
 
-def _queue_sizes(Kd: int) -> tuple[int, int]:
-    """``(K, narrow)`` for a device with ``Kd`` slots."""
-    return Kd, max(Kd // 8, min(Kd, 8))
-
-
 def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, x64, progress,
            steps0=None) -> Lanes:
     """One precision's pass of :func:`solve`; ``steps0`` ``[L]``: steps already spent per lane.
@@ -361,8 +350,9 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, 
     """
     L = theta0.shape[0]
     lanes_sh, repl_sh, n_dev = _lane_sharding()
-    Kd, Qd = _sizes(L, n_dev, chunk)
-    K = Kd * n_dev
+    Kd = _chunk_size(-(-L // n_dev), chunk)
+    K, Qd = Kd * n_dev, QUEUE_BATCHES * Kd
+    sizes = (Kd, max(Kd // 8, min(Kd, 8)))  # slots and narrow slots per device
     steps0 = np.zeros(L, np.int32) if steps0 is None else np.asarray(steps0, np.int32)
     with jax.enable_x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
@@ -385,7 +375,7 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, 
                 part = p[b * Qd:(b + 1) * Qd]
                 q[d, :len(part)] = part
             args = _queue_args(slots, theta0, q.reshape(-1), y_index, w_index, steps0, b == n_batches - 1, data, dt)
-            exe, c = _compiled(law, loss, solver, args, _queue_sizes(Kd))
+            exe, c = _compiled(law, loss, solver, args, sizes)
             compile_s += c
             *slots, rec = exe(*args)
             theta, value, steps, done, failed, rec_lane = jax.device_get(rec)

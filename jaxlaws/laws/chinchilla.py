@@ -14,6 +14,7 @@ for fits whose loss is on y itself (``mse``, ``huber``).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -24,7 +25,11 @@ from jaxlaws.laws import register
 def _lse3(x1, x2, x3):
     # A hand-rolled three-term log-sum-exp: jnp.logaddexp guards infinities with
     # extra selects we never need here, and this form is ~2x cheaper on CPU.
-    m = jnp.maximum(jnp.maximum(x1, x2), x3)
+    # The shift m cancels in the value, so it is held constant for differentiation
+    # (as jax.nn.logsumexp does): the derivative is the softmax either way, and the
+    # Jacobian pass skips the tie-splitting derivative of maximum (~10% of a
+    # float32 solver step, ~20% in float64).
+    m = jax.lax.stop_gradient(jnp.maximum(jnp.maximum(x1, x2), x3))
     return m + jnp.log(jnp.exp(x1 - m) + jnp.exp(x2 - m) + jnp.exp(x3 - m))
 
 

@@ -61,3 +61,21 @@ def test_recovers_a_known_law_with_a_linear_loss():
     np.testing.assert_allclose(res.predict(DESIGN), y, rtol=1e-9)
     for k, v in HOFFMANN.items():
         np.testing.assert_allclose(res.params[k], v, rtol=1e-5, err_msg=k)
+
+
+def test_log_form_jacobian_is_the_closed_form_softmax():
+    # d log L / d(e, a, b, alpha, beta) = (s_E, s_A, s_B, -s_A log N, -s_B log D), s the softmax of
+    # the three log terms. The log-sum-exp shift is held constant for differentiation, so this must
+    # hold exactly, also where two terms tie (the shift's own derivative is ambiguous there).
+    law = jl.laws.get("chinchilla")
+    tie = {"E": 1.0, "A": 1e3, "B": 1e3, "alpha": 0.5, "beta": 0.5}  # A/N^alpha = B/D^beta at N = D
+    X = {"N": np.array([1e6, 1e8, 1e8]), "D": np.array([1e9, 1e8, 1e10])}
+    for p in (HOFFMANN, tie):
+        with jax.enable_x64(True):
+            theta = jnp.asarray(law.to_internal(p))
+            Xj = {k: jnp.asarray(v) for k, v in X.items()}
+            J = np.asarray(jax.jacfwd(lambda t: law.log_predict_internal(t, Xj))(theta))
+        terms = np.stack([np.full(3, p["E"]), p["A"] * X["N"] ** -p["alpha"], p["B"] * X["D"] ** -p["beta"]])
+        s = terms / terms.sum(0)
+        ref = np.stack([s[0], s[1], s[2], -s[1] * np.log(X["N"]), -s[2] * np.log(X["D"])], axis=1)
+        np.testing.assert_allclose(J, ref, rtol=1e-13, atol=1e-15)  # float64, a handful of roundings

@@ -103,8 +103,9 @@ def test_batched_lanes_equal_single_fits(chinchilla_law, epoch_data):
 
 
 def test_lanes_through_many_queue_batches_equal_single_fits():
-    # 40 starts on 8 slots: five queue batches of up to 32 lanes each (QUEUE_BATCHES * K), with
-    # lanes swapped into slots as others finish and the last ones stepped in the narrow batch.
+    # 40 starts on 8 slots: more lanes than one queue batch holds (QUEUE_BATCHES * K = 32 per
+    # device; the suite runs on one), with lanes swapped into slots as others finish and the slots
+    # carried from one batch into the next.
     # A single start runs in the same 8-slot program, so each lane must come out bit for bit as
     # it does alone: any difference would mean the swaps mix up lanes or their step counts.
     law = jl.laws.get("power_law_offset")
@@ -205,6 +206,15 @@ def test_progress_callback_and_chunk_size():
     assert jl.engine._chunk_size(200, 256) == 256
     assert jl.engine._chunk_size(4500, 256) == 256
     assert jl.engine._chunk_size(200, 64) == 64
+    assert jl.engine._chunk_size(1, 8, floor=1) == 1  # few lanes on a large dataset: no empty slots
+    assert jl.engine._chunk_size(5, 8, floor=1) == 8
+
+
+def test_min_slots_is_one_only_where_eight_slots_overflow_the_cache_budget():
+    assert jl.engine.min_slots(240, 5) == 8  # 8 * 240 * 6 = 11,520 numbers <= 2**17
+    assert jl.engine.min_slots(2730, 5) == 8  # 131,040: just within
+    assert jl.engine.min_slots(2731, 5) == 1
+    assert jl.engine.min_slots(100_000, 5) == 1
     assert ":" in jl.engine.device_name()
 
 

@@ -6,9 +6,12 @@ Bad input prints one line on stderr and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -140,9 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # programs on disk so the next run starts warm.
     use_cpu_cores()
     try:
-        use_compilation_cache(os.environ.get("JAXLAWS_CACHE_DIR"))
+        if args.cmd == "bench":
+            # A fresh cache: "cold" must time a real compile, not programs an earlier run left on disk.
+            fresh = tempfile.mkdtemp(prefix="jaxlaws-bench-xla-")
+            atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+            use_compilation_cache(fresh)
+        else:
+            use_compilation_cache(os.environ.get("JAXLAWS_CACHE_DIR"))
     except OSError:
-        pass  # an unwritable home directory only costs compile time
+        pass  # an unwritable home or temporary directory only costs compile time
     try:
         if args.cmd == "fit":
             return _fit(args)

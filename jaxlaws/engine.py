@@ -164,6 +164,12 @@ def _slot_shape(law: Law, loss: Loss, solver: Solver, K: int, data: tuple[Any, .
     return _SHAPES[key]
 
 
+# XLA's CPU options for the queue programs. Measured on the 2-core CPU (Chinchilla grid): the
+# classic loop emitters instead of the newer fusion emitters compile ~35% faster and run the
+# solve ~8% faster; LLVM at -O1 instead of -O2 compiles ~20% faster again and runs as fast.
+CPU_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+
+
 def _compiled(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, float]:
     """The compiled queue program for these argument shapes and ``K`` slots per device, and the
     seconds spent compiling."""
@@ -210,10 +216,12 @@ class Lanes:
     coarse_steps: np.ndarray | None = None  # [L] of ``steps`` taken in float32 (precision="mixed")
 
 
-# XLA's CPU options for the queue programs. Measured on the 2-core CPU (Chinchilla grid): the
-# classic loop emitters instead of the newer fusion emitters compile ~35% faster and run the
-# solve ~8% faster; LLVM at -O1 instead of -O2 compiles ~20% faster again and runs as fast.
-CPU_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+CACHE_ELEMENTS = 2 ** 17  # residuals plus Jacobian of all slots on one device, measured best near this
+
+
+def _fits(k: int, n_residuals: int, n_params: int) -> bool:
+    """Whether ``k`` slots' residuals and Jacobian, ``k * m * (P + 1)`` numbers, fit ``CACHE_ELEMENTS``."""
+    return k * n_residuals * (n_params + 1) <= CACHE_ELEMENTS
 
 
 def _chunk_size(n_lanes: int, chunk: int, floor: int = 8) -> int:
@@ -231,10 +239,7 @@ def min_slots(n_residuals: int, n_params: int) -> int:
     every fit of up to 8 lanes per device), else 1, so that a few lanes on a large dataset do not
     pay for stepping empty slots (measured: 1 lane on 10^5 points ran 8 slots, ~8x the work).
     """
-    return 8 if 8 * n_residuals * (n_params + 1) <= CACHE_ELEMENTS else 1
-
-
-CACHE_ELEMENTS = 2 ** 17  # residuals plus Jacobian of all slots on one device, measured best near this
+    return 8 if _fits(8, n_residuals, n_params) else 1
 
 
 def auto_chunk(n_residuals: int, n_params: int) -> int:
@@ -244,7 +249,7 @@ def auto_chunk(n_residuals: int, n_params: int) -> int:
     Measured on the 2-core CPU: 64 slots best for 240 points, 16 for 1,000.
     """
     k = 8
-    while k < 128 and 2 * k * n_residuals * (n_params + 1) <= CACHE_ELEMENTS:
+    while k < 128 and _fits(2 * k, n_residuals, n_params):
         k *= 2
     return k
 

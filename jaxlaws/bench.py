@@ -227,7 +227,7 @@ def engine_overhead(law: Any, data: Any, loss: str, theta0: np.ndarray, repeats:
         times.append(time.perf_counter() - t)
     wall = float(np.median(times))
     n_dev = engine._lane_sharding()[2]
-    batch = engine.auto_chunk(prob.obs.size, prob.law.n_params) * n_dev
+    batch = engine.slots_per_device(-(-len(theta0) // n_dev), prob.obs.size, prob.law.n_params) * n_dev
     pass32, pass64 = _rj_pass_seconds(prob, batch, False), _rj_pass_seconds(prob, batch, True)
     s32 = int(lanes.coarse_steps.sum())
     s64 = int(lanes.steps.sum()) - s32
@@ -327,7 +327,7 @@ def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, warm_rep
     def run() -> Any:
         return jl.bootstrap("chinchilla", data, n=n, loss="huber-log:1e-3", seed=seed, fit=res, progress=False)
 
-    cold, cold_s = _timed(run)
+    _, cold_s = _timed(run)
     warm_runs = []
     for _ in range(warm_repeats):
         warm, t = _timed(run)

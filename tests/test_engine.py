@@ -63,10 +63,10 @@ def test_new_shape_or_settings_compile_again():
     jl.fit(law, ds, loss="mse-log", starts=8)
     t = len(calls)
     c = jl.engine.compile_count()
-    jl.fit(law, ds, loss="mse-log", starts=16)  # chunk shape 16 instead of 8
+    jl.fit(law, ds, loss="mse-log", starts=16, chunk=16)  # 16 slots instead of 8
     assert len(calls) > t and jl.engine.compile_count() > c
     t, c = len(calls), jl.engine.compile_count()
-    jl.fit(law, ds, loss="mse-log", starts=16, max_steps=50)  # another solver configuration
+    jl.fit(law, ds, loss="mse-log", starts=16, chunk=16, max_steps=50)  # another solver configuration
     assert len(calls) > t and jl.engine.compile_count() > c
 
 
@@ -180,6 +180,21 @@ def test_default_slots_follow_the_data_size():
     for m, p in ((240, 5), (1000, 5), (500, 35)):
         k = jl.engine.auto_chunk(m, p)
         assert k == 8 or k * m * (p + 1) <= jl.engine.CACHE_ELEMENTS < 2 * k * m * (p + 1) or k == 128
+
+
+def test_default_slots_grow_with_the_square_root_of_the_lanes():
+    # ~1.5 sqrt(lanes per device) as a power of two, within min_slots and auto_chunk
+    spd = jl.engine.slots_per_device
+    assert [spd(n, 240, 5) for n in (1, 50, 128, 500, 2250, 10**5)] == [8, 8, 16, 32, 64, 64]
+    assert spd(10**5, 100, 5) == 128 == jl.engine.auto_chunk(100, 5)  # capped by the data size
+    assert spd(500, 10**5, 5) == 8 == jl.engine.auto_chunk(10**5, 5)
+    assert spd(1, 10**5, 5) == 1 and spd(2, 10**5, 5) == 2  # a lone lane on large data: no empty slots
+    for n in (1, 7, 60, 300, 3000, 40000):
+        k = spd(n, 240, 5)
+        assert k & (k - 1) == 0 and 8 <= k <= 64
+        assert abs(np.log2(k) - np.log2(1.5 * np.sqrt(n))) <= 0.5 or k in (8, 64)
+    # an explicit chunk is kept (rounded up to a power of two, no more than the lanes need)
+    assert spd(2250, 240, 5, chunk=100) == 128 and spd(20, 240, 5, chunk=100) == 32
 
 
 def test_chunk_size_does_not_change_results(chinchilla_law, epoch_data):

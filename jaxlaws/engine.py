@@ -428,6 +428,22 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, 
         per_dev = [np.arange(d, L, n_dev, dtype=np.int32) for d in range(n_dev)]
         n_batches = max(1, -(-max(len(p) for p in per_dev) // Qd))
         done_lanes = 0
+
+        def collect(rec: Any) -> None:
+            nonlocal done_lanes
+            theta, value, steps, done, failed, rec_lane = jax.device_get(rec)
+            got = rec_lane >= 0
+            ids = rec_lane[got]
+            for k, v in zip(fields, (theta, value, steps, done, failed)):
+                pool[k][ids] = v[got]
+            done_lanes += len(ids)
+            if progress is not None:
+                progress(done_lanes, L)
+
+        # Each call is dispatched before the previous call's records are read back: the next
+        # call's arguments are prepared on the host while the devices still run (its slots are
+        # the previous call's outputs, passed on without a round trip).
+        pending = None
         for b in range(n_batches):
             q = np.full((n_dev, Qd), -1, np.int32)
             for d, p in enumerate(per_dev):
@@ -437,14 +453,10 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, 
             exe, c = _compiled(law, loss, solver, args, Kd)
             compile_s += c
             *slots, rec = exe(*args)
-            theta, value, steps, done, failed, rec_lane = jax.device_get(rec)
-            got = rec_lane >= 0
-            ids = rec_lane[got]
-            for k, v in zip(fields, (theta, value, steps, done, failed)):
-                pool[k][ids] = v[got]
-            done_lanes += len(ids)
-            if progress is not None:
-                progress(done_lanes, L)
+            if pending is not None:
+                collect(pending)
+            pending = rec
+        collect(pending)
 
         # The slots hold the lanes that finished last, never swapped out.
         state, lane = jax.device_get((slots[0], slots[1]))

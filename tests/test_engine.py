@@ -102,10 +102,11 @@ def test_batched_lanes_equal_single_fits(chinchilla_law, epoch_data):
     assert min(s.objective for s in singles) == batched.objective
 
 
-def test_lanes_through_many_queue_batches_equal_single_fits():
-    # 40 starts on 8 slots: more lanes than one queue batch holds (QUEUE_BATCHES * K = 32 per
-    # device; the suite runs on one), with lanes swapped into slots as others finish and the slots
-    # carried from one batch into the next.
+def test_lanes_through_many_queue_batches_equal_single_fits(monkeypatch):
+    # 40 starts on 8 slots with batches of 4 * 8 lanes: more lanes than one queue batch holds
+    # (QUEUE_BATCHES * K = 32 per device; the suite runs on one), with lanes swapped into slots as
+    # others finish and the slots carried from one batch into the next.
+    monkeypatch.setattr(jl.engine, "QUEUE_BATCHES", 4)
     # A single start runs in the same 8-slot program, so each lane must come out bit for bit as
     # it does alone: any difference would mean the swaps mix up lanes or their step counts.
     law = jl.laws.get("power_law_offset")

@@ -366,6 +366,25 @@ def bootstrap(n: int = 4000, n_scipy: int | None = None, seed: int = 0, warm_rep
     return out
 
 
+def warmup_lanes(n_lanes: int, n_residuals: int, n_params: int) -> int:
+    """The fewest lanes whose fit runs the same compiled programs as a fit of ``n_lanes``: the
+    slots per device (:func:`jaxlaws.engine.slots_per_device`) grow with the lanes up to a cap."""
+    import jax
+
+    from jaxlaws import engine
+
+    n_dev = jax.device_count()
+    k = engine.slots_per_device(-(-n_lanes // n_dev), n_residuals, n_params)
+    lo, hi = 1, n_lanes  # slots never fall as lanes grow: the least count with k slots
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if engine.slots_per_device(-(-mid // n_dev), n_residuals, n_params) >= k:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000, 100000),
           points: tuple[int, ...] = (100, 1000, 10000, 100000), max_work: float = 1e8,
           verbose: bool = True) -> dict[str, Any]:
@@ -393,8 +412,7 @@ def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000, 100000),
                 continue
             st = jl.starts.lhs(law, L, seed=L)
             nat = law.to_natural(st)
-            # Compile first: beyond a few hundred lanes the engine runs the same program for any count.
-            jl.fit(law, data, starts=nat[:512])
+            jl.fit(law, data, starts=nat[:warmup_lanes(L, n, law.n_params)])  # compile first
             res, warm_s = _timed(lambda data=data, nat=nat: jl.fit(law, data, starts=nat))
             k = min(L, 20)
             sp = run_baseline("lbfgsb_exact", c, st[:k], bounds)
@@ -417,7 +435,9 @@ import jaxlaws as jl
 law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
 L = int(sys.argv[1])
 nat = law.to_natural(jl.starts.lhs(law, max(L, 1), seed=0)) if L else None
-jl.fit(law, data, starts=law.to_natural(jl.starts.lhs(law, 512, seed=1)))  # runtime up, programs compiled
+from jaxlaws.bench import warmup_lanes
+warm = warmup_lanes(L, 240, 5) if L else 512  # runtime up, the fit's own programs compiled
+jl.fit(law, data, starts=law.to_natural(jl.starts.lhs(law, warm, seed=1)))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 if L:
@@ -428,7 +448,8 @@ print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_coun
 
 def memory(lanes: tuple[int, ...] = (0, 1000, 10000, 100000), verbose: bool = True) -> dict[str, Any]:
     """Peak resident memory of a fresh process that fits ``chinchilla_epoch`` from L Latin-hypercube
-    starts (after a 512-lane fit that brings up the runtime and compiles the programs).
+    starts (after a fit of other starts that brings up the runtime and compiles the same
+    programs, :func:`warmup_lanes`).
 
     Each L runs in its own process, so one peak cannot hide another. ``host_lane_arrays_mb`` is
     what any multi-start fit must hold on the host (every lane's start, parameters, objective,

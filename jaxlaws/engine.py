@@ -14,6 +14,7 @@ every dataset of the same shape.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +31,8 @@ from jaxlaws.losses import Loss
 from jaxlaws.solvers.base import Objective, Solver, freeze
 
 _COMPILED: dict[tuple[Any, ...], Any] = {}
+_PENDING: dict[tuple[Any, ...], concurrent.futures.Future] = {}  # compiling in the background
+_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
 _SHAPES: dict[tuple[Any, ...], Any] = {}
 
 
@@ -40,6 +43,9 @@ def compile_count() -> int:
 
 def clear_compiled() -> None:
     """Forget this process's compiled programs (benchmarks use it to time cold starts)."""
+    for f in _PENDING.values():
+        f.result()  # let a background compile finish, so it cannot land after the clear
+    _PENDING.clear()
     _COMPILED.clear()
     _SHAPES.clear()
     jax.clear_caches()
@@ -170,15 +176,14 @@ def _slot_shape(law: Law, loss: Loss, solver: Solver, K: int, data: tuple[Any, .
 CPU_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
 
 
-def _compiled(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, float]:
-    """The compiled queue program for these argument shapes and ``K`` slots per device, and the
-    seconds spent compiling."""
-    shapes = tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args))
+def _program_key(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, ...]:
     # The law object itself (hashed by identity) is part of the key: holding it keeps its id from
     # being reused by a new law while the compiled program lives.
-    key = (law, loss, solver, K, shapes)
-    if key in _COMPILED:
-        return _COMPILED[key], 0.0
+    return (law, loss, solver, K, tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args)))
+
+
+def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> Any:
+    """The queue program traced and lowered for these argument shapes (in the caller's precision)."""
     fn = _build_queue(law, loss, solver, K)
     if jax.device_count() > 1:
         # Lanes are independent: shard_map runs each device's slots and queue on its own, with
@@ -188,18 +193,52 @@ def _compiled(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: in
         specs = tuple(lanes if i < 9 else PartitionSpec() for i in range(len(args)))
         fn = jax.shard_map(fn, mesh=_lane_sharding()[0].mesh, in_specs=specs, out_specs=lanes,
                            check_vma=False)
-    t = time.perf_counter()
-    lowered = jax.jit(fn).lower(*args)
-    exe = None
+    return jax.jit(fn).lower(*args)
+
+
+def _compile(lowered: Any) -> Any:
     if jax.default_backend() == "cpu":
         try:
-            exe = lowered.compile(compiler_options=CPU_COMPILE_OPTIONS)
+            return lowered.compile(compiler_options=CPU_COMPILE_OPTIONS)
         except jax.errors.JaxRuntimeError as e:  # an XLA that lacks these options: its defaults serve
             if "option" not in str(e):
                 raise
-    exe = exe if exe is not None else lowered.compile()
+    return lowered.compile()
+
+
+def _compiled(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, float]:
+    """The compiled queue program for these argument shapes and ``K`` slots per device, and the
+    seconds this call waited for it (tracing, compiling, or the rest of a background compile)."""
+    key = _program_key(law, loss, solver, args, K)
+    if key in _COMPILED:
+        return _COMPILED[key], 0.0
+    t = time.perf_counter()
+    pending = _PENDING.pop(key, None)
+    exe = pending.result() if pending is not None else _compile(_lower(law, loss, solver, args, K))
     _COMPILED[key] = exe
     return exe, time.perf_counter() - t
+
+
+def _compile_ahead(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int, x64: bool) -> float:
+    """Trace and lower the program for ``args`` now (inside ``enable_x64(x64)``) and compile it on
+    a background thread (XLA releases the GIL while it compiles), so that a later
+    :func:`_compiled` finds it ready or part done. The seconds spent here (0 if there was
+    nothing to compile)."""
+    key = _program_key(law, loss, solver, args, K)
+    if key in _COMPILED or key in _PENDING:
+        return 0.0
+    t = time.perf_counter()
+    lowered = _lower(law, loss, solver, args, K)
+
+    def compile_() -> Any:
+        with jax.enable_x64(x64):  # the precision context is per thread
+            return _compile(lowered)
+
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="jaxlaws-compile")
+    _PENDING[key] = _EXECUTOR.submit(compile_)
+    return time.perf_counter() - t
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,6 +378,10 @@ def solve(
     args = (law, loss, X, obs, weights, y_index, w_index, chunk)
     if precision != "mixed":
         return _solve(*args, solver, theta0, precision == "float64", progress)
+    # Both programs compile at once on two background threads, the polish one while the float32
+    # phase runs if it takes longer (measured on the grid, cold: 2.4 s -> 2.1 s).
+    ahead_s = (_compile_solve_ahead(law, loss, X, obs, weights, L, chunk, solver.coarse(), False)
+               + _compile_solve_ahead(law, loss, X, obs, weights, L, chunk, solver.refine(), True))
     first = _solve(*args, solver.coarse(), theta0, False, None)
     start = np.where(first.failed[:, None], theta0, np.clip(first.theta, law.lower, law.upper))
     # One step budget for both phases, with at least POLISH_STEPS float64 steps for every lane
@@ -352,7 +395,8 @@ def solve(
                     start[order], True, progress, steps0=used[order])
     return Lanes(
         theta=second.theta[back], value=second.value[back], steps=first.steps + (second.steps[back] - used),
-        converged=second.converged[back], failed=second.failed[back], compile_s=first.compile_s + second.compile_s,
+        converged=second.converged[back], failed=second.failed[back],
+        compile_s=ahead_s + first.compile_s + second.compile_s,
         run_s=first.run_s + second.run_s, coarse_steps=first.steps,
     )
 
@@ -403,6 +447,30 @@ def _queue_args(slots: tuple[Any, ...], theta0: np.ndarray, q: np.ndarray, y_ind
     return (*slots, *queued, jax.device_put(jnp.asarray(final), repl_sh), *data)
 
 
+def _setup(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any, L: int, chunk: int | None,
+           solver: Solver, x64: bool) -> tuple[int, Any, tuple[Any, ...], Any, tuple[Any, ...]]:
+    """For a solve of ``L`` lanes in one precision (called inside its ``enable_x64``): slots per
+    device, the dtype, the data on the devices, the slot state's shapes, and empty slots."""
+    lanes_sh, repl_sh, n_dev = _lane_sharding()
+    Kd = slots_per_device(-(-L // n_dev), obs.shape[-1], law.n_params, chunk)
+    dt = jnp.float64 if x64 else jnp.float32
+    data = _data(law, X, obs, weights, dt, repl_sh)
+    shape = _slot_shape(law, loss, solver, Kd * n_dev, data)
+    return Kd, dt, data, shape, _empty_slots(shape, Kd * n_dev, lanes_sh)
+
+
+def _compile_solve_ahead(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any, L: int,
+                         chunk: int | None, solver: Solver, x64: bool) -> float:
+    """Start compiling the program a :func:`_solve` of ``L`` lanes will run (see
+    :func:`_compile_ahead`); the seconds spent tracing and lowering it."""
+    with jax.enable_x64(x64):
+        Kd, dt, data, _, slots = _setup(law, loss, X, obs, weights, L, chunk, solver, x64)
+        z = np.zeros(1, np.int32)
+        q = np.full(_lane_sharding()[2] * QUEUE_BATCHES * Kd, -1, np.int32)
+        args = _queue_args(slots, np.zeros((1, law.n_params)), q, z, z, z, False, data, dt)
+        return _compile_ahead(law, loss, solver, args, Kd, x64)
+
+
 def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, x64, progress,
            steps0=None) -> Lanes:
     """One precision's pass of :func:`solve`; ``steps0`` ``[L]``: steps already spent per lane.
@@ -412,18 +480,13 @@ def _solve(law, loss, X, obs, weights, y_index, w_index, chunk, solver, theta0, 
     lane to its end.
     """
     L = theta0.shape[0]
-    lanes_sh, repl_sh, n_dev = _lane_sharding()
-    Kd = slots_per_device(-(-L // n_dev), obs.shape[-1], law.n_params, chunk)
-    K, Qd = Kd * n_dev, QUEUE_BATCHES * Kd
+    n_dev = _lane_sharding()[2]
     steps0 = np.zeros(L, np.int32) if steps0 is None else np.asarray(steps0, np.int32)
     with jax.enable_x64(x64):
-        dt = jnp.float64 if x64 else jnp.float32
-        data = _data(law, X, obs, weights, dt, repl_sh)
-        compile_s = 0.0
         t_start = time.perf_counter()
-
-        shape = _slot_shape(law, loss, solver, K, data)
-        slots = _empty_slots(shape, K, lanes_sh)
+        Kd, dt, data, shape, slots = _setup(law, loss, X, obs, weights, L, chunk, solver, x64)
+        Qd = QUEUE_BATCHES * Kd
+        compile_s = 0.0
         fields = ("theta", "value", "steps", "done", "failed")
         pool = {k: np.zeros((L,) + getattr(shape, k).shape[1:], getattr(shape, k).dtype) for k in fields}
 

@@ -57,6 +57,21 @@ def test_one_compilation_serves_any_number_of_starts():
     np.testing.assert_allclose(other.theta, best, rtol=0, atol=lm_linear_param_tol(f_star, lam_min))
 
 
+def test_mixed_precision_compiles_both_programs_ahead_once_each():
+    # The float32 and float64 programs are lowered up front and compiled on background threads;
+    # the solve must then use exactly those two (none compiled twice, none left pending).
+    law, _ = _counted_law()
+    ds = power_law_data(n=30, sigma=0.02, seed=3)
+    n0 = jl.engine.compile_count()
+    first = jl.fit(law, ds, loss="mse-log", starts=32)
+    assert jl.engine.compile_count() == n0 + 2
+    assert not any(key[0] is law for key in jl.engine._PENDING)
+    assert first.timing["compile_s"] > 0
+    again = jl.fit(law, ds, loss="mse-log", starts=32)
+    assert jl.engine.compile_count() == n0 + 2 and again.timing["compile_s"] == 0.0
+    assert again.objective == first.objective
+
+
 def test_new_shape_or_settings_compile_again():
     law, calls = _counted_law()
     ds = power_law_data(n=30, sigma=0.02, seed=3)

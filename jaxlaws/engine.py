@@ -6,7 +6,9 @@ lane finishes (converged or failed) its outcome is written out and the slot is
 refilled from a queue of lanes waiting on that device, so the slots stay busy
 instead of idling until the slowest lane of a fixed chunk ends. Lanes arrive in
 batches of ``QUEUE_BATCHES * K`` per device, so one compiled program serves any
-number of lanes and memory stays flat beyond ``K``.
+number of lanes with the same ``K`` (by default ``K`` grows with the lanes up to a
+cap set by the data size, :func:`slots_per_device`) and memory stays flat beyond
+the queue batch.
 
 The data are passed as arrays, never closed over, so one compilation serves
 every dataset of the same shape.
@@ -43,8 +45,8 @@ def compile_count() -> int:
 
 def clear_compiled() -> None:
     """Forget this process's compiled programs (benchmarks use it to time cold starts)."""
-    for f in _PENDING.values():
-        f.result()  # let a background compile finish, so it cannot land after the clear
+    # Let background compiles finish (failed or not), so that none lands after the clear.
+    concurrent.futures.wait(list(_PENDING.values()))
     _PENDING.clear()
     _COMPILED.clear()
     _SHAPES.clear()
@@ -282,10 +284,11 @@ def min_slots(n_residuals: int, n_params: int) -> int:
 
 
 def auto_chunk(n_residuals: int, n_params: int) -> int:
-    """Default slots per device: as many as keep every slot's residuals and Jacobian,
-    ``K * m * (P + 1)`` numbers, within ``CACHE_ELEMENTS`` (a power of two, 8 to 128).
+    """The most slots per device by default (:func:`slots_per_device`): as many as keep every
+    slot's residuals and Jacobian, ``K * m * (P + 1)`` numbers, within ``CACHE_ELEMENTS`` (a
+    power of two, 8 to 128).
 
-    Measured on the 2-core CPU: 64 slots best for 240 points, 16 for 1,000.
+    Measured on the 2-core CPU with thousands of lanes: 64 slots best for 240 points, 16 for 1,000.
     """
     k = 8
     while k < 128 and _fits(2 * k, n_residuals, n_params):
@@ -303,8 +306,9 @@ def slots_per_device(lanes_per_device: int, n_residuals: int, n_params: int, chu
     ``lanes * mean steps`` of the whole solve), while each loop iteration has a fixed cost
     that ``K`` lanes share; the sum is least near ``K ~ sqrt(lanes)``. Measured on the 2-core
     CPU (Chinchilla, 100 and 240 points), the best slots per device were 16 for 50 to 150
-    lanes, 32 for 500 and 64 to 128 for 2,000 to 5,000; at 500 lanes per device, 32 slots
-    instead of 128 made the warm fit ~1.5x faster.
+    lanes (8, which the rule gives below ~57, within 20% at 50), 32 for 500 and 64 to 128 for
+    2,000 to 5,000; at 500 lanes per device, 32 slots instead of 128 made the warm fit ~1.5x
+    faster.
     """
     floor = min_slots(n_residuals, n_params)
     if chunk is not None:
@@ -380,9 +384,11 @@ def solve(
         return _solve(*args, solver, theta0, precision == "float64", progress)
     # Both programs compile at once on two background threads, the polish one while the float32
     # phase runs if it takes longer (measured on the grid, cold: 2.4 s -> 2.1 s).
-    ahead_s = (_compile_solve_ahead(law, loss, X, obs, weights, L, chunk, solver.coarse(), False)
-               + _compile_solve_ahead(law, loss, X, obs, weights, L, chunk, solver.refine(), True))
-    first = _solve(*args, solver.coarse(), theta0, False, None)
+    # (coarse() and refine() are called once: the same objects key the programs compiled ahead.)
+    coarse, refine = solver.coarse(), solver.refine()
+    ahead_s = (_compile_solve_ahead(law, loss, X, obs, weights, L, chunk, coarse, False)
+               + _compile_solve_ahead(law, loss, X, obs, weights, L, chunk, refine, True))
+    first = _solve(*args, coarse, theta0, False, None)
     start = np.where(first.failed[:, None], theta0, np.clip(first.theta, law.lower, law.upper))
     # One step budget for both phases, with at least POLISH_STEPS float64 steps for every lane
     # (a lane that failed in float32 starts over in float64 with the whole budget).
@@ -391,7 +397,7 @@ def solve(
     # overlap the many short polishes instead of trailing alone at the end (see _polish_order).
     order = _polish_order(first.value, first.failed, y_index, w_index)
     back = np.argsort(order)
-    second = _solve(law, loss, X, obs, weights, y_index[order], w_index[order], chunk, solver.refine(),
+    second = _solve(law, loss, X, obs, weights, y_index[order], w_index[order], chunk, refine,
                     start[order], True, progress, steps0=used[order])
     return Lanes(
         theta=second.theta[back], value=second.value[back], steps=first.steps + (second.steps[back] - used),

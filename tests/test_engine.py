@@ -1,5 +1,5 @@
-"""jaxlaws.engine: one compiled program for any number of lanes, vmap == loop, batching of
-observations and weights, chunking, progress, float32."""
+"""jaxlaws.engine: one compiled program for any number of lanes with the same slots, vmap ==
+loop, batching of observations and weights, chunking, progress, float32, mixed precision."""
 
 from __future__ import annotations
 
@@ -70,6 +70,45 @@ def test_mixed_precision_compiles_both_programs_ahead_once_each():
     again = jl.fit(law, ds, loss="mse-log", starts=32)
     assert jl.engine.compile_count() == n0 + 2 and again.timing["compile_s"] == 0.0
     assert again.objective == first.objective
+
+
+class _PlainSolver:
+    """A user's solver with no value equality: coarse() and refine() return new objects."""
+
+    def __init__(self, inner):
+        self.inner, self.max_steps = inner, inner.max_steps
+
+    def init(self, *a):
+        return self.inner.init(*a)
+
+    def step(self, *a):
+        return self.inner.step(*a)
+
+    def coarse(self):
+        return _PlainSolver(self.inner.coarse())
+
+    def refine(self):
+        return _PlainSolver(self.inner.refine())
+
+
+def test_a_solver_without_value_equality_still_compiles_each_program_once():
+    law, _ = _counted_law()
+    ds = power_law_data(n=30, sigma=0.02, seed=3)
+    n0 = jl.engine.compile_count()
+    res = jl.fit(law, ds, loss="mse-log", starts=16, solver=_PlainSolver(jl.solvers.LM()))
+    assert np.isfinite(res.objective)
+    assert jl.engine.compile_count() == n0 + 2  # the programs compiled ahead are the ones run
+    assert not any(key[0] is law for key in jl.engine._PENDING)
+
+
+def test_clear_compiled_survives_a_failed_background_compile():
+    import concurrent.futures
+
+    failed = concurrent.futures.Future()
+    failed.set_exception(RuntimeError("compile failed"))
+    jl.engine._PENDING[("not a program",)] = failed
+    jl.engine.clear_compiled()
+    assert not jl.engine._PENDING and jl.engine.compile_count() == 0
 
 
 def test_new_shape_or_settings_compile_again():

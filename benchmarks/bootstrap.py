@@ -8,7 +8,6 @@ import tempfile
 
 from jaxlaws.devices import use_compilation_cache, use_cpu_cores
 import argparse
-import json
 import os
 from jaxlaws import bench
 
@@ -20,12 +19,8 @@ def main():
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--scipy-resamples", type=int, default=None)
     args = ap.parse_args()
-    out = bench._jsonable(bench.bootstrap(n=args.n, n_scipy=args.scipy_resamples))
-    dev = out["machine"]["device"].split(":")[0]
-    path = os.path.join(os.path.dirname(__file__), "results", f"bootstrap_{dev}.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=2, default=float)
-    print("written", path)
+    bench.write_result("bootstrap", bench.bootstrap(n=args.n, n_scipy=args.scipy_resamples),
+                       os.path.join(os.path.dirname(__file__), "results"))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import tempfile
 
 from jaxlaws.devices import use_compilation_cache, use_cpu_cores
 import argparse
-import json
 import os
 from jaxlaws import bench
 
@@ -19,12 +18,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scipy-starts", type=int, default=None, help="time the exact-gradient loops on this many starts")
     args = ap.parse_args()
-    out = bench._jsonable(bench.grid(subset=args.scipy_starts))
-    dev = out["machine"]["device"].split(":")[0]
-    path = os.path.join(os.path.dirname(__file__), "results", f"grid_{dev}.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=2, default=float)
-    print("written", path)
+    bench.write_result("grid", bench.grid(subset=args.scipy_starts), os.path.join(os.path.dirname(__file__), "results"))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ Writes benchmarks/results/memory_<device>.json.
 """
 
 import argparse
-import json
 import os
 
 from jaxlaws.devices import use_cpu_cores
@@ -18,11 +17,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lanes", type=int, nargs="+", default=[0, 1000, 10000, 100000])
     args = ap.parse_args()
-    out = bench._jsonable(bench.memory(tuple(args.lanes)))
-    path = os.path.join(os.path.dirname(__file__), "results", f"memory_{out['machine']['device'].split(':')[0]}.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=2)
-    print("written", path)
+    bench.write_result("memory", bench.memory(tuple(args.lanes)), os.path.join(os.path.dirname(__file__), "results"))
 
 
 if __name__ == "__main__":

@@ -91,10 +91,7 @@ def main():
         "machine": bench.machine(),
     }
     print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=2, default=float))
-    path = os.path.join(os.path.dirname(__file__), "results", f"moe_{out['machine']['device'].split(':')[0]}.json")
-    with open(path, "w") as fh:
-        json.dump(out, fh, indent=2, default=float)
-    print("written", path)
+    bench.write_result("moe", out, os.path.join(os.path.dirname(__file__), "results"))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ Writes benchmarks/results/sweep_<device>.json.
 """
 
 import argparse
-import json
 import os
 import tempfile
 
@@ -21,11 +20,8 @@ def main():
     ap.add_argument("--lanes", type=int, nargs="+", default=[1, 10, 100, 1000, 10000, 100000])
     ap.add_argument("--points", type=int, nargs="+", default=[100, 1000, 10000, 100000])
     args = ap.parse_args()
-    out = bench._jsonable(bench.sweep(tuple(args.lanes), tuple(args.points)))
-    path = os.path.join(os.path.dirname(__file__), "results", f"sweep_{out['machine']['device'].split(':')[0]}.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=2)
-    print("written", path)
+    bench.write_result("sweep", bench.sweep(tuple(args.lanes), tuple(args.points)),
+                       os.path.join(os.path.dirname(__file__), "results"))
 
 
 if __name__ == "__main__":

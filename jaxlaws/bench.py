@@ -494,6 +494,19 @@ def quick() -> dict[str, Any]:
     return {"grid": _jsonable(g), "bootstrap": _jsonable(b)}
 
 
+def write_result(name: str, out: dict[str, Any], folder: str) -> str:
+    """Write a benchmark's result as ``folder/<name>_<device kind>.json`` (from ``out["machine"]``);
+    the path written."""
+    import json
+
+    out = _jsonable(out)
+    path = os.path.join(folder, f"{name}_{out['machine']['device'].split(':')[0]}.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=2, default=float)
+    print("written", path)
+    return path
+
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: _jsonable(v) for k, v in x.items()}

@@ -20,3 +20,17 @@ def test_warmup_lanes_is_the_least_count_with_the_same_slots():
             assert 0 < w <= lanes
             assert slots(w, m) == slots(lanes, m)  # the same compiled programs
             assert w == 1 or slots(w - 1, m) < slots(lanes, m)  # and no fewer lanes would do
+
+
+def test_write_result_names_the_file_by_device_and_writes_plain_json(tmp_path):
+    import json
+
+    import numpy as np
+
+    from jaxlaws.bench import write_result
+
+    out = {"machine": {"device": "cpu:cpu x2"}, "seconds": np.float64(1.5), "rows": np.arange(3)}
+    path = write_result("demo", out, str(tmp_path))
+    assert path == str(tmp_path / "demo_cpu.json")
+    with open(path) as f:
+        assert json.load(f) == {"machine": {"device": "cpu:cpu x2"}, "seconds": 1.5, "rows": [0, 1, 2]}

@@ -9,6 +9,7 @@ import pytest
 from scipy.optimize import curve_fit
 
 import jaxlaws as jl
+from jaxlaws.analysis import compare
 from jaxlaws.diagnostics import Diagnostics, diagnose, information
 from jaxlaws.fit import make_problem
 
@@ -262,6 +263,15 @@ def test_information_formulas():
     _, aic1, bic1 = information(r, np.ones(50), k)
     assert aic1 == 50 * np.log(rss1 / 50) + 2 * k
     assert bic1 == 50 * np.log(rss1 / 50) + k * np.log(50)
+
+
+def test_compare_uses_the_same_information(epoch_data):
+    prob = make_problem("chinchilla", epoch_data, "huber-log:1e-3")
+    pred = prob.obs + 0.01 * np.random.default_rng(9).standard_normal(prob.obs.size)
+    r = pred - prob.obs
+    n, rss = r.size, float(np.sum(r * r))
+    # compare's formula before it called diagnostics.information, unchanged to the last bit.
+    assert compare._information(prob, pred, 5) == (n * np.log(rss / n) + 10, n * np.log(rss / n) + 5 * np.log(n))
 
 
 def test_diagnose_likelihood_counts_free_parameters():

@@ -5,7 +5,9 @@ R^2 = 1 - MSE / Var(test targets), NMSE = MSE / Var(test targets), in the
 target's natural units. AIC and BIC on the train split use a Gaussian
 likelihood of the residuals in the loss's space (log residuals for ``-log``
 losses): n ln(RSS/n) + 2k and n ln(RSS/n) + k ln n, with n the number of
-residuals and k the number of parameters (times groups for per-group fits).
+residuals and k the number of parameters (times groups for per-group fits), as
+:func:`jaxlaws.diagnostics.information` computes them (lmfit's convention: -2 ln L + 2k
+less the constant n (ln 2pi + 1)).
 For grouped data every group gets its own fit (one batched call per law).
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from jaxlaws.datasets import Dataset, load as load_dataset
+from jaxlaws.diagnostics import information
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.fit import fit, make_problem
 from jaxlaws.groupfit import fit_groups
@@ -42,11 +45,10 @@ class Score:
 
 
 def _information(prob: Any, pred_obs: np.ndarray, k: int) -> tuple[float, float]:
-    r = pred_obs - prob.obs
-    n = r.size
-    rss = float(np.sum(r * r))
-    ll = n * np.log(max(rss, np.finfo(float).tiny) / n)
-    return ll + 2 * k, ll + k * np.log(n)
+    # The problem's residual weights are all 1 here (score() passes none), so this is the
+    # unweighted n ln(RSS/n) + 2k and n ln(RSS/n) + k ln n of the module docstring.
+    _, aic, bic = information(pred_obs - prob.obs, prob.weights, k)
+    return aic, bic
 
 
 def score(law: Any, data: Any, loss: Any = "mse", starts: Any = 256, solver: Any = "lm", seed: int = 0,

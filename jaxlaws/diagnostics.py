@@ -251,6 +251,31 @@ def _direction(law: Law, idx: np.ndarray, v: np.ndarray, D: np.ndarray) -> str:
     return "".join(parts)
 
 
+def _sparse_basis(Vq: np.ndarray) -> np.ndarray:
+    """``[q, p]`` rows spanning a subspace -> a basis of it in reduced row echelon form.
+
+    The SVD's basis of a q-dimensional flat subspace is any rotation of it, mixing unrelated
+    degeneracies into every vector (a law with one redundant scale per output would list each
+    output's in every direction). Gauss-Jordan elimination with full pivoting gives the basis in
+    which each vector has a 1 at its own pivot parameter and 0 at the others', so degeneracies
+    with disjoint parameters come out one per vector.
+    """
+    R = np.array(Vq, np.float64)
+    q = R.shape[0]
+    pivots: list[int] = []
+    for k in range(q):
+        sub = np.abs(R[k:])
+        sub[:, pivots] = 0.0
+        i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
+        R[[k, k + i]] = R[[k + i, k]]
+        R[k] /= R[k, j]
+        for m in range(q):
+            if m != k:
+                R[m] -= R[m, j] * R[k]
+        pivots.append(int(j))
+    return R / np.linalg.norm(R, axis=1, keepdims=True)
+
+
 def _bandwidth(r: np.ndarray) -> float:
     """Half-width h of the window psi' is averaged over, in residual units.
 
@@ -436,8 +461,10 @@ def diagnose(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any,
 
     # ---- identifiability ----------------------------------------------------------------
     flat_idx = np.flatnonzero(S < FLAT_RTOL * smax) if smax > 0 else np.arange(p)
-    flat = tuple(_direction(law, idx, Vt[i], D) for i in flat_idx)
-    null = tuple(not ok[i] for i in flat_idx)
+    flat_v = _sparse_basis(Vt[flat_idx]) if flat_idx.size else np.zeros((0, p))
+    flat = tuple(_direction(law, idx, v, D) for v in flat_v)
+    # How flat each basis vector is: |J~ v| against the rank cutoff (numerically null or not).
+    null = tuple(bool(np.linalg.norm((M / D) @ v) <= EPS * max(n, p) * smax) for v in flat_v)
     high = tuple(
         (names[i], names[j], float(corr[i, j]))
         for a, i in enumerate(idx) for j in idx[a + 1:]

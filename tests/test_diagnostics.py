@@ -145,27 +145,31 @@ def test_single_model_size_is_not_identifiable(chinchilla_fit):
 
 
 def test_singular_jacobian_gives_inf_not_an_exception():
-    """y = A B x^-alpha: only A*B is determined, so J has two equal columns."""
+    """y = A B x^-alpha + C D: only A*B and C*D are determined; J has two pairs of equal columns."""
+    scale = dict(lower=1e-3, upper=1e6, scale="log")
 
-    @jl.law(inputs=("x",), predicts_log=True,
-            params={"A": jl.Param(1e-3, 1e6, scale="log"), "B": jl.Param(1e-3, 1e6, scale="log"),
-                    "alpha": jl.Param(0.0, 3.0)})
+    @jl.law(inputs=("x",), params={"A": jl.Param(**scale), "B": jl.Param(**scale), "alpha": jl.Param(0.0, 3.0),
+                                   "C": jl.Param(**scale), "D": jl.Param(**scale)})
     def twice(p, x):
-        return jnp.log(p["A"]) + jnp.log(p["B"]) - p["alpha"] * jnp.log(x["x"])
+        return p["A"] * p["B"] * x["x"] ** -p["alpha"] + p["C"] * p["D"]
 
     rng = np.random.default_rng(5)
-    x = np.logspace(1, 6, 25)
-    ly = np.log(50.0) - 0.5 * np.log(x) + 0.05 * rng.standard_normal(x.size)
-    X = np.stack([np.ones_like(x), -np.log(x)], axis=1)
-    (c, alpha), rss, *_ = np.linalg.lstsq(X, ly, rcond=None)
-    d = diagnose(twice, MSE_LOG, {"x": x}, ly, np.ones(x.size), np.array([c / 2, c / 2, alpha]))
-    assert d.se["A"] == math.inf and d.se["B"] == math.inf
+    x = np.logspace(1, 5, 30)
+    y = 50 * x**-0.5 + 2 + 0.02 * rng.standard_normal(x.size)
+    popt, _ = curve_fit(_offset_model, x, y, p0=[40, 0.4, 1], jac=_offset_jac, xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    ab, alpha, cd = popt
+    theta = np.array([np.log(ab) / 2, np.log(ab) / 2, alpha, np.log(cd) / 2, np.log(cd) / 2])
+    d = diagnose(twice, MSE, {"x": x}, y, np.ones(x.size), theta)
+    assert [d.se[k] for k in "ABCD"] == [math.inf] * 4
     assert np.isnan(d.corr[0, 2]) and np.isnan(d.cov[0, 1])
-    # alpha is estimable: its SE is the regression's, whatever generalised inverse is used.
-    se_alpha = math.sqrt(rss[0] / (x.size - 3) * np.linalg.inv(X.T @ X)[1, 1])
-    assert d.se["alpha"] == pytest.approx(se_alpha, rel=1e-10)
-    assert d.warnings[0].startswith("J^T W J is singular") and "A, B" in d.warnings[0]
-    assert d.flat_directions == ("0.71*log(A) - 0.71*log(B)",)
+    # alpha is estimable: its SE is the 3-parameter model's (with this law's n - 5 degrees of
+    # freedom), whatever generalised inverse is used.
+    J = _offset_jac(x, *popt)
+    rss = float(np.sum((_offset_model(x, *popt) - y) ** 2))
+    assert d.se["alpha"] == pytest.approx(math.sqrt(rss / (x.size - 5) * np.linalg.inv(J.T @ J)[1, 1]), rel=1e-9)
+    assert d.warnings[0].startswith("J^T W J is singular: the data do not determine A, B, C, D")
+    # One degeneracy per vector, not a rotation mixing the two.
+    assert d.flat_directions == ("0.71*log(A) - 0.71*log(B)", "0.71*log(C) - 0.71*log(D)")
 
 
 @pytest.mark.parametrize("loss", [MSE_LOG, HUBER])

@@ -4,34 +4,45 @@ The public surface::
 
     import jaxlaws as jl
     res = jl.fit("chinchilla", "chinchilla_epoch", loss="huber-log:1e-3", starts="grid")
-    res.params, res.objective
+    res.params, res.objective, res.status_counts, res.warnings
+    print(res.report())
 """
 
-from jaxlaws import analysis, datasets, engine, laws, losses, solvers, starts
+from jaxlaws import analysis, datasets, devices, diagnostics, engine, laws, losses, resample, solvers, starts
 from jaxlaws.bootstrap import BootstrapResult, bootstrap
-from jaxlaws.errors import JaxlawsError
+from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.fit import FitResult, fit
 from jaxlaws.groupfit import GroupFit, fit_groups
 from jaxlaws.law import Law, Param, law
+from jaxlaws.problem import Batch, Problem, make_problem
+from jaxlaws.solvers.status import Status
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Batch",
     "BootstrapResult",
     "bootstrap",
     "FitResult",
     "GroupFit",
     "JaxlawsError",
+    "JaxlawsWarning",
     "Law",
     "Param",
+    "Problem",
+    "Status",
     "analysis",
     "datasets",
+    "devices",
+    "diagnostics",
     "engine",
     "fit",
     "fit_groups",
     "law",
     "laws",
     "losses",
+    "make_problem",
+    "resample",
     "solvers",
     "starts",
 ]

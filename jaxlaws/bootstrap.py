@@ -27,39 +27,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlaws import engine, starts as starts_mod
+from jaxlaws import basins, engine, resample, starts as starts_mod
 from jaxlaws.errors import JaxlawsError
-from jaxlaws.fit import FitResult, fit as fit_fn, make_problem
+from jaxlaws.fit import FitResult, fit as fit_fn
 from jaxlaws.intervals import Samples, check_level
 from jaxlaws.law import Law
-from jaxlaws.solvers import get as get_solver
+from jaxlaws.problem import Batch, Problem, make_problem
+from jaxlaws.solvers import Solver, Status, get as get_solver
 
-SCHEMES = ("pairs", "residual", "parametric", "groups")
+SCHEMES = resample.BOOTSTRAP_SCHEMES
 
 
-def distinct_basins(res: FitResult, k: int, margin: float = 1.0, tol: float = 1e-2, ftol: float = 1e-6) -> np.ndarray:
-    """Internal-coordinate end points of the best lane and up to ``k`` more distinct basins.
-
-    Converged lanes are taken in order of objective. A lane opens a new basin
-    if its objective differs from every basin's by more than ``ftol`` relative
-    *and* its point by more than ``tol`` (relative sup norm, internal
-    coordinates): lanes spread along one flat valley share an objective and
-    count once. Only basins whose objective is at most ``(1 + margin)`` times the
-    best are kept; a basin far worse on the full data is not a plausible
-    optimum of a resample and would only cost steps.
-    """
-    law = res.law
-    theta = law.to_internal(res.all_params)
-    f = res.all_objective
-    ok = res.converged & ~res.failed & np.isfinite(f) & (f <= (1.0 + margin) * res.objective)
-    order = [res.best_index] + [int(i) for i in np.argsort(f) if ok[i] and i != res.best_index]
-    picked: list[int] = []
-    for i in order:
-        if all(abs(f[i] - f[j]) > ftol * abs(f[j]) and
-               np.max(np.abs(theta[i] - theta[j])) > tol * (1.0 + np.max(np.abs(theta[j]))) for j in picked):
-            picked.append(i)
-            if len(picked) == k + 1:
-                break
+def distinct_basins(res: FitResult, k: int, margin: float = 1.0) -> np.ndarray:
+    """Internal-coordinate end points of the best lane and up to ``k`` more distinct basins of a
+    full-data fit (converged lanes within ``(1 + margin)`` times the best objective; see
+    :func:`jaxlaws.basins.distinct`): a basin far worse on the full data is not a plausible
+    optimum of a resample and would only cost steps."""
+    theta = res.law.to_internal(res.all_params)
+    picked = basins.distinct(theta, res.all_objective, res.converged, res.best_index, k, margin)
     return theta[picked]
 
 
@@ -74,7 +59,7 @@ class BootstrapResult:
       theta: ``[n, P]`` each resample's best point (internal coordinates).
       params: ``[n, P]`` the same in natural units.
       objective, converged, failed: ``[n]`` for each resample's best lane.
-      lane_objective, lane_converged, lane_failed: ``[n, S]`` every lane.
+      lane_objective, lane_status: ``[n, S]`` every lane (:class:`~jaxlaws.Status` codes).
       starts: ``[S, P]`` the natural-unit starts every resample used.
       jackknife: ``[n_points, P]`` natural leave-one-out fits (for BCa), or None.
       include_unconverged: whether unconverged resamples enter the summaries.
@@ -90,14 +75,26 @@ class BootstrapResult:
     converged: np.ndarray
     failed: np.ndarray
     lane_objective: np.ndarray
-    lane_converged: np.ndarray
-    lane_failed: np.ndarray
+    lane_status: np.ndarray
     starts: np.ndarray
     jackknife: np.ndarray | None
     include_unconverged: bool
     timing: dict[str, float]
 
     # ---- bookkeeping ---------------------------------------------------
+    @property
+    def lane_converged(self) -> np.ndarray:
+        return Status.converged_mask(self.lane_status)
+
+    @property
+    def lane_failed(self) -> np.ndarray:
+        return Status.failed_mask(self.lane_status)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """Status name -> lanes (all resamples, all starts) that ended so."""
+        return Status.counts(self.lane_status)
+
     @property
     def n(self) -> int:
         return int(self.objective.shape[0])
@@ -181,31 +178,6 @@ class BootstrapResult:
         jk = None if self.jackknife is None else apply(self.jackknife)
         return Samples(est, apply(self.params[self.usable]), jk)
 
-    def allocation(self, C: Any, tokens: Any = None, method: str = "auto") -> dict[str, Samples]:
-        """Bootstrap replicates of the compute-optimal allocation at budgets ``C`` (FLOPs).
-
-        Returns name -> :class:`Samples` for ``N_opt``, ``D_opt``, ``tokens_per_param``
-        (each over the budgets) and, in closed form, the exponents ``a`` and ``b``;
-        ``.ci(level)`` of each gives the band, computed from the replicates.
-        """
-        from jaxlaws.analysis import allocation as alloc
-
-        C = alloc.check_budgets(C)
-        probe = alloc.optimal(self.law, self.fit.params, C, tokens=tokens, method=method)
-        closed = "a" in probe
-
-        def g(key: str) -> Callable[[Mapping[str, Any]], Any]:
-            def fn(p: Mapping[str, Any]) -> Any:
-                if closed:
-                    out = alloc.closed_form(p, jnp.asarray(C))
-                else:
-                    out = alloc.by_autodiff(self.law, p, jnp.asarray(C), tokens or alloc.six_nd)
-                return jnp.atleast_1d(out[key])
-
-            return fn
-
-        return {k: self.derive(g(k)) for k in probe}
-
     # ---- reports -----------------------------------------------------------
     def summary(self, level: float = 0.95, method: str = "percentile") -> dict[str, Any]:
         """The JSON block: ``n``, ``n_failed``, ``n_unconverged``, ``level``, ``se``, ``ci``."""
@@ -215,6 +187,7 @@ class BootstrapResult:
             "n_unconverged": self.n_unconverged,
             "n_used": self.n_used,
             "scheme": self.scheme,
+            "status_counts": self.status_counts,
             "level": check_level(level),
             "method": method,
             "se": self.se,
@@ -230,19 +203,6 @@ class BootstrapResult:
         for k in self.law.params:
             lines.append(f"  {k:<10s} {self.fit.params[k]:<12.6g} se {se[k]:<10.4g} [{ci[k][0]:.6g}, {ci[k][1]:.6g}]")
         return "\n".join(lines)
-
-
-def _weights_pairs(rng: np.random.Generator, n: int, B: int) -> np.ndarray:
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=B).astype(np.float64)
-
-
-def _weights_groups(rng: np.random.Generator, groups: np.ndarray, B: int) -> np.ndarray:
-    labels, inv = np.unique(groups, return_inverse=True)
-    G = len(labels)
-    if G < 2:
-        raise JaxlawsError(f"the groups scheme needs at least 2 groups, got {G}")
-    counts = rng.multinomial(G, np.full(G, 1.0 / G), size=B).astype(np.float64)
-    return counts[:, inv]
 
 
 def _progress_bar(total: int, enabled: bool | None) -> Callable[[int, int], None] | None:
@@ -305,22 +265,20 @@ def bootstrap(
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise JaxlawsError(f"bootstrap needs n >= 2 resamples, got {n!r}")
-    if scheme not in SCHEMES:
-        raise JaxlawsError(f"unknown bootstrap scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
     prob = make_problem(law, data, loss, weights)
     law, data = prob.law, prob.data
-    if scheme == "groups":
-        groups = data.groups if groups is None else np.asarray(groups)
-        if groups is None:
-            raise JaxlawsError("the groups scheme needs group labels: pass groups=... or use a dataset with groups")
-        if groups.shape != (data.n_points,):
-            raise JaxlawsError(f"groups have shape {groups.shape}, data has {data.n_points} points")
+    plan = resample.bootstrap_scheme(scheme, data.groups if groups is None else groups)
+    if isinstance(plan, resample.Groups):
+        plan.rows(prob, rng=np.random.default_rng(0), n=1)  # checks the labels before any compute
     slv = get_solver(solver, **solver_options)
+    options = engine.Options.make(precision, dtype, chunk)
     if fit is None:
         fit = fit_fn(law, data, loss=prob.loss, solver=slv, seed=seed, weights=weights,
                      chunk=chunk, precision=precision, dtype=dtype)
-    elif fit.law is not law:
-        raise JaxlawsError(f"fit= is a fit of law {fit.law.name!r}, not {law.name!r}")
+    else:
+        differs = fit.problem.same_as(prob) if isinstance(fit, FitResult) else "not a FitResult"
+        if differs is not None:
+            raise JaxlawsError(f"fit= is a fit of {differs}: pass the fit of this law, data, loss and weights")
 
     if isinstance(starts, str) and starts == "basins":
         if basins < 0:
@@ -334,59 +292,27 @@ def bootstrap(
         theta0 = np.concatenate([fit.theta[None], starts_mod.make(law, starts, seed=seed)])
     S = theta0.shape[0]
 
-    rng = np.random.default_rng(seed)
-    npts = data.n_points
-    base_w = prob.weights[None]
-    obs = prob.obs[None]
-    if scheme == "pairs":
-        W = prob.residual_weights(_weights_pairs(rng, npts, n)) * base_w
-    elif scheme == "groups":
-        W = prob.residual_weights(_weights_groups(rng, groups, n)) * base_w
-    else:
-        W = base_w
-        fitted = prob.fitted(fit.theta)
-        resid = prob.obs - fitted
-        if scheme == "residual":
-            obs = fitted[None] + resid[rng.integers(0, resid.size, size=(n, resid.size))]
-        else:
-            dof = max(resid.size - law.n_params, 1)
-            sigma = np.sqrt(np.sum(resid ** 2) / dof)
-            obs = fitted[None] + sigma * rng.standard_normal((n, resid.size))
-    lanes_theta = np.tile(theta0, (n, 1))
-    res_idx = np.repeat(np.arange(n), S)
-    y_idx = res_idx if obs.shape[0] > 1 else np.zeros_like(res_idx)
-    w_idx = res_idx if W.shape[0] > 1 else np.zeros_like(res_idx)
-    lanes = engine.solve(law, prob.loss, lane_slv, data.inputs, obs, W, lanes_theta, y_idx, w_idx,
-                         chunk=chunk, precision=precision, dtype=dtype,
-                         progress=_progress_bar(n * S, progress))
-
-    val = np.where(lanes.failed, np.inf, lanes.value).reshape(n, S)
-    val = np.where(np.isfinite(val), val, np.inf)
-    best = np.argmin(val, axis=1)
-    pick = np.arange(n) * S + best
+    rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng(seed), n=n)
+    batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, n)
+    lanes = engine.solve(batch, lane_slv, dataclasses.replace(options, progress=_progress_bar(n * S, progress)))
+    pick = lanes.best(batch.fit_index, n)
+    failed = pick < 0
+    pick = np.where(failed, np.arange(n) * S, pick)  # a resample whose every lane failed: its first lane, masked
     theta = lanes.theta[pick]
-    jk = _jackknife(law, prob, slv, fit, chunk, precision, dtype, scheme, groups) if jackknife else None
+    jk = _jackknife(prob, slv, fit, options, resample.jackknife_of(plan)) if jackknife else None
     return BootstrapResult(
-        law=law, fit=fit, scheme=scheme, theta=theta, params=np.asarray(law.to_natural(theta)),
-        objective=lanes.value[pick], converged=lanes.converged[pick], failed=~np.isfinite(val[np.arange(n), best]),
-        lane_objective=lanes.value.reshape(n, S), lane_converged=lanes.converged.reshape(n, S),
-        lane_failed=lanes.failed.reshape(n, S), starts=np.asarray(law.to_natural(theta0)), jackknife=jk,
+        law=law, fit=fit, scheme=plan.name, theta=theta, params=np.asarray(law.to_natural(theta)),
+        objective=lanes.value[pick], converged=lanes.converged[pick] & ~failed, failed=failed,
+        lane_objective=lanes.value.reshape(n, S), lane_status=lanes.status.reshape(n, S),
+        starts=np.asarray(law.to_natural(theta0)), jackknife=jk,
         include_unconverged=include_unconverged, timing={"compile_s": lanes.compile_s, "run_s": lanes.run_s},
     )
 
 
-def _jackknife(law: Law, prob: Any, slv: Any, fit: FitResult, chunk: int, precision: str, dtype: Any,
-               scheme: str, groups: Any) -> np.ndarray:
+def _jackknife(prob: Problem, slv: Solver, fit: FitResult, options: engine.Options,
+               scheme: resample.Scheme) -> np.ndarray:
     """Leave-one-out (or leave-one-group-out) refits from the full-data best, natural units."""
-    npts = prob.n_points
-    if scheme == "groups":
-        _, inv = np.unique(groups, return_inverse=True)
-        W = (inv[None, :] != np.arange(inv.max() + 1)[:, None]).astype(np.float64)
-    else:
-        W = 1.0 - np.eye(npts)
-    W = prob.residual_weights(W) * prob.weights[None]
-    m = W.shape[0]
-    lanes = engine.solve(law, prob.loss, slv.refine(), prob.data.inputs, prob.obs[None], W, np.tile(fit.theta, (m, 1)),
-                         np.zeros(m, np.int32), np.arange(m), chunk=chunk,
-                         precision=precision, dtype=dtype)
-    return np.asarray(law.to_natural(lanes.theta))
+    rows = scheme.rows(prob)
+    batch = Batch.tiled(prob, fit.theta[None], rows.obs, rows.weights, rows.n_fits)
+    lanes = engine.solve(batch, slv.refine(), dataclasses.replace(options, progress=None))
+    return np.asarray(prob.law.to_natural(lanes.theta))

@@ -3,90 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings as warnings_mod
 from typing import Any
 
 import numpy as np
 
-from jaxlaws import engine, starts as starts_mod
-from jaxlaws.datasets import Dataset, load as load_dataset
-from jaxlaws.errors import JaxlawsError
+from jaxlaws import basins, engine, starts as starts_mod
+from jaxlaws.diagnostics import Diagnostics, diagnose
+from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.law import Law
-from jaxlaws.laws import get as get_law
-from jaxlaws.losses import Loss, parse as parse_loss
-from jaxlaws.solvers import get as get_solver
+from jaxlaws.problem import Batch, Problem, make_problem
+from jaxlaws.solvers import Status, get as get_solver
 
 
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """A law, a dataset and a loss, checked and put in the engine's terms."""
-
-    law: Law
-    data: Dataset
-    loss: Loss
-    obs: np.ndarray  # [m] observations in the loss's space, flattened
-    weights: np.ndarray  # [m] per-residual weights
-
-    @property
-    def n_points(self) -> int:
-        return self.data.n_points
-
-    def residual_weights(self, point_weights: np.ndarray) -> np.ndarray:
-        """``[..., n]`` point weights -> ``[..., m]`` residual weights (repeated over outputs)."""
-        k = self.law.n_outputs
-        return np.repeat(point_weights, k, axis=-1) if k > 1 else point_weights
-
-    def fitted(self, theta: np.ndarray) -> np.ndarray:
-        """``[m]`` predictions at internal ``theta``, in the loss's space (log y for ``-log`` losses), float64."""
-        import jax
-        import jax.numpy as jnp
-
-        with jax.enable_x64(True):
-            X = {k: jnp.asarray(v, jnp.float64) for k, v in self.data.inputs.items() if k in self.law.inputs}
-            zero = jnp.zeros(self.obs.shape, jnp.float64)
-            return np.asarray(engine.make_residual(self.law, self.loss, X, zero)(jnp.asarray(theta, jnp.float64)))
-
-    def to_obs(self, y: np.ndarray) -> np.ndarray:
-        """Targets ``[..., n(, k)]`` -> observations ``[..., m]`` in the loss's space."""
-        y = np.asarray(y, np.float64)
-        if self.data.y.ndim == 2:
-            y = y.reshape(y.shape[:-2] + (-1,))
-        return np.log(y) if self.loss.log_space else y
-
-
-def make_problem(law: Any, data: Any, loss: Any = "huber-log:1e-3", weights: Any = None) -> Problem:
-    """Check ``law``, ``data`` and ``loss`` together; raise :class:`JaxlawsError` naming the problem."""
-    law = get_law(law)
-    if isinstance(data, str):
-        data = load_dataset(data)
-    if not isinstance(data, Dataset):
-        raise JaxlawsError(f"data must be a jl.datasets.Dataset or a bundled dataset name, got {type(data).__name__}")
-    loss = parse_loss(loss)
-    data.require(law.inputs)
-    y = data.y
-    if (y.ndim == 2) != (law.n_outputs > 1) or (y.ndim == 2 and y.shape[1] != law.n_outputs):
-        raise JaxlawsError(f"law {law.name!r} has {law.n_outputs} output(s) but the target has shape {y.shape}")
-    if data.n_points * law.n_outputs < law.n_params:
-        raise JaxlawsError(
-            f"{data.n_points} points are fewer than the {law.n_params} parameters of law {law.name!r}"
-        )
-    if loss.log_space and np.any(y <= 0):
-        bad = int(np.argwhere(y <= 0)[0][0])
-        raise JaxlawsError(f"loss {loss.spec!r} needs positive targets; {data.target!r} is {y.flat[bad]:g} at row {bad}")
-    if weights is None:
-        w = np.ones(data.n_points)
-    else:
-        w = np.asarray(weights, np.float64)
-        if w.shape != (data.n_points,):
-            raise JaxlawsError(f"weights have shape {w.shape}, data has {data.n_points} points")
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise JaxlawsError("weights must be finite and non-negative")
-    p = Problem(law, data, loss, np.empty(0), np.empty(0))
-    return dataclasses.replace(p, obs=p.to_obs(y), weights=p.residual_weights(w))
-
-
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class FitResult:
-    """A multi-start fit.
+    """A multi-start fit: the best lane, every lane's outcome, and the verdict on both.
 
     Attributes:
       law: the fitted law.
@@ -95,12 +27,16 @@ class FitResult:
       theta: ``[P]`` best point in internal coordinates.
       starts: ``[S, P]`` every start (natural units).
       all_params: ``[S, P]`` every lane's end point (natural units).
-      all_objective: ``[S]``; ``converged``, ``failed``: ``[S]`` bool; ``steps``: ``[S]``.
-      best_index: which lane is best (lowest finite objective).
+      all_objective: ``[S]``; ``status``: ``[S]`` :class:`~jaxlaws.Status` codes; ``steps``: ``[S]``.
+      best_index: which lane is best (lowest finite objective among lanes that did not fail).
       loss, solver: what was minimised, and how.
       n_points: points fitted.
       timing: ``{"compile_s", "run_s"}`` seconds.
       device: where it ran.
+      problem: the checked law, data, loss and weights (for consistency checks downstream).
+      diagnostics: bounds, covariance, identifiability and information criteria at the best lane.
+      basins: lane indices of the distinct basins among converged lanes, best first.
+      n_best: how many converged lanes reached the best objective (to ``basins.BASIN_FTOL``).
     """
 
     law: Law
@@ -110,8 +46,7 @@ class FitResult:
     starts: np.ndarray
     all_params: np.ndarray
     all_objective: np.ndarray
-    converged: np.ndarray
-    failed: np.ndarray
+    status: np.ndarray
     steps: np.ndarray
     best_index: int
     loss: str
@@ -119,10 +54,25 @@ class FitResult:
     n_points: int
     timing: dict[str, float]
     device: str
+    problem: Problem
+    diagnostics: Diagnostics
+    basins: np.ndarray
+    n_best: int
 
+    # ---- lanes -------------------------------------------------------------------------
     @property
     def n_starts(self) -> int:
         return int(self.all_objective.shape[0])
+
+    @property
+    def converged(self) -> np.ndarray:
+        """``[S]`` bool: the lane met a tolerance."""
+        return Status.converged_mask(self.status)
+
+    @property
+    def failed(self) -> np.ndarray:
+        """``[S]`` bool: the objective was not finite (at the start or during the run)."""
+        return Status.failed_mask(self.status)
 
     @property
     def n_converged(self) -> int:
@@ -133,8 +83,61 @@ class FitResult:
         return int(self.failed.sum())
 
     @property
+    def status_counts(self) -> dict[str, int]:
+        """Status name -> number of lanes that ended so."""
+        return Status.counts(self.status)
+
+    @property
+    def best_status(self) -> Status:
+        return Status(int(self.status[self.best_index]))
+
+    @property
     def best_converged(self) -> bool:
-        return bool(self.converged[self.best_index])
+        return self.best_status.converged
+
+    @property
+    def n_basins(self) -> int:
+        return int(len(self.basins))
+
+    # ---- the verdict -------------------------------------------------------------------
+    @property
+    def warnings(self) -> list[str]:
+        """One-line warnings, most serious first; empty when nothing argues against the result."""
+        out = []
+        if not self.best_converged:
+            out.append(f"the best lane did not converge ({self.best_status.message}); "
+                       "raise max_steps or check the law's scaling and bounds")
+        if self.n_best <= 1 and self.n_starts > 1:
+            out.append(f"only {self.n_best} of {self.n_starts} starts reached the best objective: "
+                       "the optimum may not be global; try more starts")
+        out.extend(self.diagnostics.warnings)
+        return out
+
+    @property
+    def se(self) -> dict[str, float]:
+        """Standard errors at the optimum (natural units; see ``diagnostics.covariance``)."""
+        return dict(self.diagnostics.se)
+
+    @property
+    def cov(self) -> np.ndarray:
+        """``[P, P]`` covariance, natural units (``diagnostics.cov_internal`` for internal)."""
+        return self.diagnostics.cov
+
+    @property
+    def corr(self) -> np.ndarray:
+        return self.diagnostics.corr
+
+    @property
+    def loglik(self) -> float:
+        return self.diagnostics.loglik
+
+    @property
+    def aic(self) -> float:
+        return self.diagnostics.aic
+
+    @property
+    def bic(self) -> float:
+        return self.diagnostics.bic
 
     def predict(self, inputs: Any = None, **kw: Any) -> np.ndarray:
         """The fitted law at ``inputs`` (name -> array)."""
@@ -142,6 +145,7 @@ class FitResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready summary the CLI writes."""
+        d = self.diagnostics
         return {
             "law": self.law.name,
             "params": dict(self.params),
@@ -153,6 +157,16 @@ class FitResult:
             "n_converged": self.n_converged,
             "n_failed": self.n_failed,
             "best_converged": self.best_converged,
+            "best_status": self.best_status.label,
+            "status_counts": self.status_counts,
+            "warnings": self.warnings,
+            "se": self.se,
+            "loglik": self.loglik,
+            "aic": self.aic,
+            "bic": self.bic,
+            "n_basins": self.n_basins,
+            "n_best": self.n_best,
+            "diagnostics": d.to_dict(),
             "timing": dict(self.timing),
             "device": self.device,
         }
@@ -162,9 +176,39 @@ class FitResult:
         return (f"{self.law.name}: {ps}; objective {self.objective:.10g} "
                 f"({self.n_converged}/{self.n_starts} starts converged, {self.n_failed} failed)")
 
+    def report(self) -> str:
+        """Everything about this fit on one screen, warnings first."""
+        d = self.diagnostics
+        lines = [f"WARNING: {w}" for w in self.warnings]
+        lines.append(f"{self.law.name} fitted to {self.n_points} points, loss {self.loss}, solver {self.solver}, "
+                     f"{self.n_starts} starts on {self.device}")
+        lines.append(f"  {'param':<10s} {'value':>14s} {'se':>12s}  note")
+        for k, v in self.params.items():
+            note = f"at {d.at_bound[k]} bound" if k in d.at_bound else ""
+            lines.append(f"  {k:<10s} {v:>14.7g} {d.se[k]:>12.4g}  {note}".rstrip())
+        lines.append(f"  standard errors: {d.covariance}")
+        lines.append(f"objective {self.objective:.10g}; loglik {d.loglik:.6g}, AIC {d.aic:.6g}, BIC {d.bic:.6g} "
+                     f"({d.likelihood}; {d.n_obs} residuals, {d.n_free} free parameters, {d.dof} dof)")
+        counts = ", ".join(f"{k} {v}" for k, v in self.status_counts.items())
+        lines.append(f"lanes: {counts}; best lane: {self.best_status.label}")
+        lines.append(f"basins: {self.n_basins} distinct among converged lanes; {self.n_best} of {self.n_starts} "
+                     "starts reached the best")
+        lines.append(f"time: compile {self.timing['compile_s']:.2f} s, run {self.timing['run_s']:.2f} s")
+        return "\n".join(lines)
 
-def _solver_name(solver: Any) -> str:
+
+def solver_name(solver: Any) -> str:
     return type(solver).__name__.lower()
+
+
+def verdict(res: FitResult, throw: bool) -> FitResult:
+    """Raise (``throw``) or warn when the best lane did not converge; the result otherwise."""
+    if not res.best_converged:
+        msg = f"fit of {res.law.name!r}: the best lane did not converge ({res.best_status.message})"
+        if throw:
+            raise JaxlawsError(msg)
+        warnings_mod.warn(msg, JaxlawsWarning, stacklevel=3)
+    return res
 
 
 def fit(
@@ -179,6 +223,7 @@ def fit(
     chunk: int | None = None,
     precision: str = "mixed",
     dtype: Any = None,
+    throw: bool = False,
     **solver_options: Any,
 ) -> FitResult:
     """Fit ``law`` to ``data`` from many starts at once; the best lane wins.
@@ -191,11 +236,20 @@ def fit(
       solver: ``"lm"`` (default), ``"lbfgs"``, ``"adam"``, or a solver object.
       seed: seeds the start sampler.
       weights: optional ``[n]`` non-negative point weights.
-      precision: ``"mixed"`` (default: a float32 phase, then a float64 polish to the
-        solver's tolerances; pays when starts are far from their optima), ``"float64"``
-        or ``"float32"``.
-      chunk, dtype: engine settings (see :func:`jaxlaws.engine.solve`).
-      **solver_options: passed to the solver (``max_steps``, tolerances, ...).
+      precision: ``"mixed"`` (default: a float32 phase, then a float64 polish that judges
+        every lane), ``"float64"`` or ``"float32"``.
+      chunk, dtype: engine settings (see :class:`jaxlaws.engine.Options`).
+      throw: raise :class:`~jaxlaws.JaxlawsError` when the best lane did not converge (default:
+        a :class:`~jaxlaws.errors.JaxlawsWarning`).
+      **solver_options: set on the solver, by name or object (an unknown one is refused).
+        LM's stopping rules (float64; ``dx_j = |delta_j| / (1 + |theta_j|)`` in internal
+        coordinates, i.e. relative for log-scale parameters):
+        ``ftol=1e-14`` relative objective decrease, actual and predicted, of a trusted step
+        (leaves ~sqrt(ftol) = 1e-7 relative error in the worst-determined direction);
+        ``xtol=1e-10`` on ``max_j dx_j`` of a trusted step; ``gtol=1e-10`` on the projected
+        gradient scaled as MINPACK's (cosine between residuals and each column);
+        ``max_steps=200``; ``lam_max=1e14`` (damping, relative to ``lam0``, at which a lane
+        is declared stalled).
     """
     prob = make_problem(law, data, loss, weights)
     law = prob.law
@@ -203,16 +257,18 @@ def fit(
         starts = 256
     theta0 = starts_mod.make(law, starts, seed=seed)
     slv = get_solver(solver, **solver_options)
-    lanes = engine.solve(law, prob.loss, slv, prob.data.inputs, prob.obs[None], prob.weights[None], theta0,
-                         chunk=chunk, precision=precision, dtype=dtype)
-    ok = ~lanes.failed & np.isfinite(lanes.value)
-    if not ok.any():
+    options = engine.Options.make(precision, dtype, chunk)
+    batch = Batch.single(prob, theta0)
+    lanes = engine.solve(batch, slv, options)
+    best = int(lanes.best(batch.fit_index, 1)[0])
+    if best < 0:
         raise JaxlawsError(
-            f"all {len(ok)} starts failed: the objective is not finite at any start (are the data in law {law.name!r}'s domain?)"
+            f"all {batch.n_lanes} starts failed: the objective is not finite at any start "
+            f"(are the data in law {law.name!r}'s domain?)"
         )
-    best = int(np.flatnonzero(ok)[np.argmin(lanes.value[ok])])
     nat = np.asarray(law.to_natural(lanes.theta))
-    return FitResult(
+    usable = lanes.converged | (np.arange(batch.n_lanes) == best)
+    res = FitResult(
         law=law,
         params={k: float(nat[best, i]) for i, k in enumerate(law.params)},
         objective=float(lanes.value[best]),
@@ -220,13 +276,17 @@ def fit(
         starts=np.asarray(law.to_natural(theta0)),
         all_params=nat,
         all_objective=lanes.value,
-        converged=lanes.converged,
-        failed=lanes.failed,
+        status=lanes.status,
         steps=lanes.steps,
         best_index=best,
         loss=prob.loss.spec,
-        solver=_solver_name(slv),
+        solver=solver_name(slv),
         n_points=prob.n_points,
         timing={"compile_s": lanes.compile_s, "run_s": lanes.run_s},
         device=engine.device_name(),
+        problem=prob,
+        diagnostics=diagnose(law, prob.loss, prob.inputs, prob.obs, prob.weights, lanes.theta[best]),
+        basins=basins.distinct(lanes.theta, lanes.value, usable, best),
+        n_best=int(basins.reaching_best(lanes.value, lanes.converged, best).sum()),
     )
+    return verdict(res, throw)

@@ -9,15 +9,16 @@ like a bootstrap whose "resamples" are the groups.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import numpy as np
 
-from jaxlaws import engine, starts as starts_mod
+from jaxlaws import engine, resample, starts as starts_mod
 from jaxlaws.errors import JaxlawsError
-from jaxlaws.fit import make_problem
 from jaxlaws.law import Law
-from jaxlaws.solvers import get as get_solver
+from jaxlaws.problem import Batch, make_problem
+from jaxlaws.solvers import Status, get as get_solver
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,17 +29,42 @@ class GroupFit:
       law: the law.
       labels: ``[G]`` group labels.
       params: ``[G, P]`` natural-unit best parameters per group.
-      objective, converged, failed: ``[G]`` of each group's best lane.
+      objective: ``[G]`` of each group's best lane; ``status``: ``[G]`` its :class:`~jaxlaws.Status`.
       n_points: ``[G]`` points per group.
+      lane_status: ``[G, S]`` every lane's status.
+      timing: ``{"compile_s", "run_s"}``.
     """
 
     law: Law
     labels: np.ndarray
     params: np.ndarray
     objective: np.ndarray
-    converged: np.ndarray
-    failed: np.ndarray
+    status: np.ndarray
     n_points: np.ndarray
+    lane_status: np.ndarray
+    timing: dict[str, float]
+
+    @property
+    def converged(self) -> np.ndarray:
+        return Status.converged_mask(self.status)
+
+    @property
+    def failed(self) -> np.ndarray:
+        """``[G]`` bool: every lane of the group failed."""
+        return Status.failed_mask(self.status) | ~np.isfinite(self.objective)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """Status name -> groups whose best lane ended so."""
+        return Status.counts(self.status)
+
+    @property
+    def warnings(self) -> list[str]:
+        bad = [str(g) for g, c in zip(self.labels, self.converged) if not c]
+        if not bad:
+            return []
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        return [f"{len(bad)} of {len(self.labels)} groups did not converge ({shown})"]
 
     def params_of(self, label: Any) -> dict[str, float]:
         i = int(np.flatnonzero(self.labels == label)[0]) if np.any(self.labels == label) else -1
@@ -66,26 +92,31 @@ class GroupFit:
 
 
 def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver: Any = "lm", seed: int = 0,
-               *, chunk: int | None = None, **solver_options: Any) -> GroupFit:
+               *, chunk: int | None = None, precision: str = "float64", dtype: Any = None,
+               **solver_options: Any) -> GroupFit:
     """Fit ``law`` separately to every group of ``data`` (which needs ``groups``) in one batched call."""
     prob = make_problem(law, data, loss)
     law, data = prob.law, prob.data
     if data.groups is None:
         raise JaxlawsError(f"dataset {data.name!r} has no groups")
-    labels, inv = np.unique(data.groups, return_inverse=True)
-    G = len(labels)
-    counts = np.bincount(inv, minlength=G)
+    plan = resample.PerGroup(data.groups)
+    labels, counts = plan.labels(prob)
     if np.any(counts * law.n_outputs < law.n_params):
         g = labels[int(np.argmin(counts))]
         raise JaxlawsError(f"group {g!r} has {counts.min()} points, fewer than law {law.name!r}'s {law.n_params} parameters")
     theta0 = starts_mod.make(law, starts, seed=seed)
-    S = len(theta0)
-    W = prob.residual_weights((inv[None, :] == np.arange(G)[:, None]).astype(np.float64)) * prob.weights[None]
     slv = get_solver(solver, **solver_options)
-    lanes = engine.solve(law, prob.loss, slv, data.inputs, prob.obs[None], W, np.tile(theta0, (G, 1)),
-                         np.zeros(G * S, np.int32), np.repeat(np.arange(G), S), chunk=chunk)
-    val = np.where(lanes.failed | ~np.isfinite(lanes.value), np.inf, lanes.value).reshape(G, S)
-    best = np.arange(G) * S + np.argmin(val, axis=1)
+    options = engine.Options.make(precision, dtype, chunk)
+    rows = plan.rows(prob)
+    G, S = len(labels), len(theta0)
+    batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, G)
+    t = time.perf_counter()
+    lanes = engine.solve(batch, slv, options)
+    best = lanes.best(batch.fit_index, G)
+    failed = best < 0
+    best = np.where(failed, np.arange(G) * S, best)
+    status = lanes.status[best]
     return GroupFit(law=law, labels=labels, params=np.asarray(law.to_natural(lanes.theta[best])),
-                    objective=lanes.value[best], converged=lanes.converged[best],
-                    failed=~np.isfinite(val.min(axis=1)), n_points=counts)
+                    objective=np.where(failed, np.inf, lanes.value[best]), status=status, n_points=counts,
+                    lane_status=lanes.status.reshape(G, S),
+                    timing={"compile_s": lanes.compile_s, "run_s": time.perf_counter() - t - lanes.compile_s})

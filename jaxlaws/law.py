@@ -94,6 +94,10 @@ class Law:
       n_outputs: number of outputs per point (1 for an ordinary law).
       description: the formula, for listings.
       reference: where the law comes from.
+      allocation: the law's closed-form compute-optimal allocation, if it has one:
+        ``allocation(params, C, flops_per_param_token) -> {"N_opt", "D_opt",
+        "tokens_per_param", "a", "b"}`` under C = k N D (pure jax). Declared by the law
+        itself; :mod:`jaxlaws.analysis.allocation` uses autodiff for laws without one.
     """
 
     name: str
@@ -104,6 +108,7 @@ class Law:
     n_outputs: int = 1
     description: str = ""
     reference: str = ""
+    allocation: Callable[..., Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if not self.params:

@@ -1,13 +1,14 @@
-"""Per-point losses, summed over points and weighted.
+"""Per-point losses, summed over points and weighted: one class per loss, parsed once from a spec.
 
 A loss turns residuals ``r`` into ``sum_i w_i * rho(r_i)``. With ``-log`` the
 residual is ``log(prediction) - log(observed)``; otherwise it is
-``prediction - observed``. Specs:
+``prediction - observed``. Specs (parsed by :func:`parse` at the edge; the maths
+never looks at a string):
 
 =================  ==========================================================
-``mse``            rho(r) = r**2                      (summed squared error)
+``mse``            :class:`Squared`: rho(r) = r**2       (summed squared error)
 ``mse-log``        the same on log residuals
-``huber:DELTA``    rho(r) = r**2/2 if |r| <= DELTA else DELTA*(|r| - DELTA/2)
+``huber:DELTA``    :class:`Huber`: rho(r) = r**2/2 if |r| <= DELTA else DELTA*(|r| - DELTA/2)
 ``huber-log:D``    the same on log residuals (Hoffmann et al.; Epoch AI)
 =================  ==========================================================
 
@@ -29,58 +30,99 @@ from jaxlaws.errors import JaxlawsError
 _SPEC = re.compile(r"^(mse|huber)(-log)?(?::(.+))?$")
 
 
-@dataclasses.dataclass(frozen=True)
 class Loss:
-    """A summed, weighted per-point loss.
+    """A summed, weighted per-point loss (abstract: :class:`Squared` or :class:`Huber`).
 
     Attributes:
-      kind: ``"mse"`` or ``"huber"``.
       log_space: residuals are differences of logs.
-      delta: Huber threshold (in residual units), ``None`` for mse.
+      delta: Huber threshold in residual units; ``None`` for a squared loss.
     """
 
-    kind: str
-    log_space: bool = False
-    delta: float | None = None
+    log_space: bool
+    delta: float | None
 
     @property
     def spec(self) -> str:
-        s = self.kind + ("-log" if self.log_space else "")
-        return s if self.delta is None else f"{s}:{self.delta!r}"
+        """The spec string that :func:`parse` turns back into this loss."""
+        raise NotImplementedError
 
     def rho(self, r: Any) -> Any:
         """Per-residual loss, same shape as ``r``."""
-        if self.kind == "mse":
-            return r * r
-        d = self.delta
-        a = jnp.abs(r)
-        return jnp.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
+        raise NotImplementedError
 
     def psi(self, r: Any) -> Any:
         """rho'(r): the gradient of the loss with respect to each residual."""
-        if self.kind == "mse":
-            return 2.0 * r
-        return jnp.clip(r, -self.delta, self.delta)
+        raise NotImplementedError
 
     def curvature(self, r: Any, outlier: float = 1.0) -> Any:
-        """Gauss-Newton curvature weight per residual.
-
-        mse: rho'' = 2. Huber: 1 inside delta; outside, ``outlier`` times the
-        IRLS weight delta/|r| (``outlier=1`` gives classic IRLS, whose quadratic
-        model majorises the loss; a small value is closer to rho'' = 0 there and
-        converges much faster near an optimum, with damping covering the rest).
-        """
-        if self.kind == "mse":
-            return jnp.full_like(r, 2.0)
-        a = jnp.abs(r)
-        inside = a <= self.delta
-        return jnp.where(inside, 1.0, outlier * self.delta / jnp.where(inside, 1.0, a))
+        """Gauss-Newton curvature weight per residual (``outlier=0``: the exact rho'')."""
+        raise NotImplementedError
 
     def total(self, r: Any, w: Any) -> Any:
         """``sum_i w_i rho(r_i)``; ``w`` is ``[n]`` and broadcasts over outputs."""
         rho = self.rho(r)
         w = jnp.reshape(w, w.shape + (1,) * (rho.ndim - w.ndim))
         return jnp.sum(w * rho)
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+@dataclasses.dataclass(frozen=True)
+class Squared(Loss):
+    """rho(r) = r**2, summed (``mse`` / ``mse-log``)."""
+
+    log_space: bool = False
+    delta: None = None
+
+    @property
+    def spec(self) -> str:
+        return "mse-log" if self.log_space else "mse"
+
+    def rho(self, r: Any) -> Any:
+        return r * r
+
+    def psi(self, r: Any) -> Any:
+        return 2.0 * r
+
+    def curvature(self, r: Any, outlier: float = 1.0) -> Any:
+        """rho'' = 2 everywhere (Gauss-Newton is exact in the loss)."""
+        return jnp.full_like(r, 2.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Huber(Loss):
+    """rho(r) = r**2/2 for |r| <= delta, delta (|r| - delta/2) beyond (``huber:D`` / ``huber-log:D``)."""
+
+    log_space: bool = False
+    delta: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.delta, (int, float)) and math.isfinite(self.delta) and self.delta > 0):
+            raise JaxlawsError(f"Huber threshold must be positive and finite, got {self.delta!r}")
+
+    @property
+    def spec(self) -> str:
+        return f"huber{'-log' if self.log_space else ''}:{self.delta!r}"
+
+    def rho(self, r: Any) -> Any:
+        d = self.delta
+        a = jnp.abs(r)
+        return jnp.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
+
+    def psi(self, r: Any) -> Any:
+        return jnp.clip(r, -self.delta, self.delta)
+
+    def curvature(self, r: Any, outlier: float = 1.0) -> Any:
+        """1 inside delta; outside, ``outlier`` times the IRLS weight delta/|r|.
+
+        ``outlier=1`` gives classic IRLS, whose quadratic model majorises the loss; a small
+        value is closer to rho'' = 0 there and converges much faster near an optimum, with
+        damping covering the rest; ``outlier=0`` is the exact rho''.
+        """
+        a = jnp.abs(r)
+        inside = a <= self.delta
+        return jnp.where(inside, 1.0, outlier * self.delta / jnp.where(inside, 1.0, a))
 
 
 def parse(spec: Any) -> Loss:
@@ -96,7 +138,7 @@ def parse(spec: Any) -> Loss:
     if kind == "mse":
         if arg is not None:
             raise JaxlawsError(f"malformed loss spec {spec!r}: mse takes no argument")
-        return Loss("mse", log)
+        return Squared(log)
     if arg is None:
         raise JaxlawsError(f"malformed loss spec {spec!r}: huber needs a threshold, e.g. huber-log:1e-3")
     try:
@@ -105,4 +147,4 @@ def parse(spec: Any) -> Loss:
         raise JaxlawsError(f"malformed loss spec {spec!r}: threshold {arg!r} is not a number") from None
     if not (math.isfinite(delta) and delta > 0):
         raise JaxlawsError(f"malformed loss spec {spec!r}: threshold must be positive and finite")
-    return Loss("huber", log, delta)
+    return Huber(log, delta)

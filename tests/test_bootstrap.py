@@ -40,7 +40,7 @@ def test_reproduces_epoch_intervals(epoch_boot):
 
 
 def test_tokens_per_parameter_band(epoch_boot):
-    al = epoch_boot.allocation([5.88e23])
+    al = jl.analysis.allocation.from_bootstrap(epoch_boot, [5.88e23])
     tpp = al["tokens_per_param"]
     # Closed form at Epoch's fit gives about 18 tokens per parameter.
     assert 17.0 < tpp.estimate[0] < 19.0

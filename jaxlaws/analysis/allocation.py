@@ -3,10 +3,10 @@
 Under a compute model C = c(N, D) (default C = 6 N D), the compute-optimal
 model size is N*(C) = argmin_N L(N, D(N, C)) with D(N, C) solving c(N, D) = C.
 
-* Closed form for the Chinchilla law L = E + A/N^alpha + B/D^beta with
-  C = k N D: N* = G (C/k)^a, D* = (C/k)^b / G with a = beta/(alpha+beta),
-  b = alpha/(alpha+beta), G = (alpha A / (beta B))^(1/(alpha+beta))
-  (Hoffmann et al. 2022, eq. 4).
+* Closed form where the law declares one (``Law.allocation``; the Chinchilla
+  laws do: :func:`jaxlaws.laws.chinchilla.compute_optimal`), never guessed from
+  parameter names: another law with inputs N, D and parameters E, A, B, alpha,
+  beta gets autodiff.
 * Any other law by autodiff: a golden-section search over log N brackets the
   minimum, then Newton steps on d/dlogN L with jax's exact derivatives.
 
@@ -34,11 +34,9 @@ def six_nd(N: Any, C: Any) -> Any:
     return C / (6.0 * N)
 
 
-CHINCHILLA_PARAMS = ("E", "A", "B", "alpha", "beta")
-
-
 def has_closed_form(law: Law) -> bool:
-    return set(law.inputs) == {"N", "D"} and set(law.params) == set(CHINCHILLA_PARAMS)
+    """Whether the law declares a closed-form allocation (``Law.allocation``)."""
+    return law.allocation is not None
 
 
 def check_budgets(C: Any) -> np.ndarray:
@@ -48,16 +46,11 @@ def check_budgets(C: Any) -> np.ndarray:
     return C
 
 
-def closed_form(p: Mapping[str, Any], C: Any, flops_per_param_token: float = 6.0) -> dict[str, Any]:
-    """Chinchilla's closed-form N*(C), D*(C) and exponents a, b (jax, any shapes)."""
-    al, be = p["alpha"], p["beta"]
-    a = be / (al + be)
-    b = al / (al + be)
-    G = (al * p["A"] / (be * p["B"])) ** (1.0 / (al + be))
-    cc = jnp.asarray(C) / flops_per_param_token
-    N = G * cc**a
-    D = cc**b / G
-    return {"N_opt": N, "D_opt": D, "tokens_per_param": D / N, "a": a, "b": b}
+def closed_form(law: Law, p: Mapping[str, Any], C: Any, flops_per_param_token: float = 6.0) -> dict[str, Any]:
+    """The law's declared closed-form allocation at budgets ``C`` (jax, any shapes)."""
+    if law.allocation is None:
+        raise JaxlawsError(f"law {law.name!r} has no closed-form allocation; use method='autodiff'")
+    return dict(law.allocation(p, C, flops_per_param_token))
 
 
 def _check_tokens(tokens: TokensFn) -> None:
@@ -129,7 +122,33 @@ def optimal(law: Law, params: Mapping[str, Any], C: Any, tokens: TokensFn | None
     with jax.enable_x64(True):
         p = {k: jnp.asarray(params[k], jnp.float64) for k in law.params}
         if use_closed:
-            out = closed_form(p, jnp.asarray(C))
+            out = closed_form(law, p, jnp.asarray(C))
         else:
             out = by_autodiff(law, p, jnp.asarray(C), tokens or six_nd)
         return {k: np.asarray(v) for k, v in out.items()}
+
+
+def from_bootstrap(boot: Any, C: Any, tokens: TokensFn | None = None, method: str = "auto") -> dict[str, Any]:
+    """Bootstrap replicates of the compute-optimal allocation at budgets ``C`` (FLOPs).
+
+    ``boot`` is a :class:`~jaxlaws.BootstrapResult`. Returns name ->
+    :class:`~jaxlaws.intervals.Samples` for ``N_opt``, ``D_opt``, ``tokens_per_param`` (each
+    over the budgets) and, for a law with a closed form, the exponents ``a`` and ``b``;
+    ``.ci(level)`` of each gives the band, computed from the replicates.
+    """
+    law = boot.law
+    C = check_budgets(C)
+    probe = optimal(law, boot.fit.params, C, tokens=tokens, method=method)
+    closed = "a" in probe
+
+    def g(key: str) -> Callable[[Mapping[str, Any]], Any]:
+        def fn(p: Mapping[str, Any]) -> Any:
+            if closed:
+                out = closed_form(law, p, jnp.asarray(C))
+            else:
+                out = by_autodiff(law, p, jnp.asarray(C), tokens or six_nd)
+            return jnp.atleast_1d(out[key])
+
+        return fn
+
+    return {k: boot.derive(g(k)) for k in probe}

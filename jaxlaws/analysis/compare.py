@@ -23,7 +23,8 @@ import numpy as np
 from jaxlaws.datasets import Dataset, load as load_dataset
 from jaxlaws.diagnostics import information
 from jaxlaws.errors import JaxlawsError
-from jaxlaws.fit import fit, make_problem
+from jaxlaws.fit import fit
+from jaxlaws.problem import make_problem
 from jaxlaws.groupfit import fit_groups
 from jaxlaws.laws import get as get_law
 

@@ -45,6 +45,23 @@ def _linear_chinchilla(p, x):
     return p["E"] + p["A"] * x["N"] ** -p["alpha"] + p["B"] * x["D"] ** -p["beta"]
 
 
+def compute_optimal(p, C, flops_per_param_token=6.0):
+    """Chinchilla's closed-form N*(C), D*(C) and exponents a, b under C = k N D (jax, any shapes).
+
+    N* = G (C/k)^a, D* = (C/k)^b / G with a = beta/(alpha+beta), b = alpha/(alpha+beta),
+    G = (alpha A / (beta B))^(1/(alpha+beta)) (Hoffmann et al. 2022, eq. 4). Exact for this
+    law's form only: a law is given it by declaring it, never by its parameter names.
+    """
+    al, be = p["alpha"], p["beta"]
+    a = be / (al + be)
+    b = al / (al + be)
+    G = (al * p["A"] / (be * p["B"])) ** (1.0 / (al + be))
+    cc = jnp.asarray(C) / flops_per_param_token
+    N = G * cc**a
+    D = cc**b / G
+    return {"N_opt": N, "D_opt": D, "tokens_per_param": D / N, "a": a, "b": b}
+
+
 _exp = lambda vals: tuple(float(np.exp(v)) for v in vals)  # noqa: E731
 
 _PARAMS = {
@@ -67,6 +84,7 @@ chinchilla = register(
         predicts_log=True,
         description="L = E + A/N^alpha + B/D^beta (fitted as log L = LSE(a - alpha log N, b - beta log D, e))",
         reference="Hoffmann et al. 2022 (arXiv:2203.15556); Besiroglu et al. 2024 (arXiv:2404.10102)",
+        allocation=compute_optimal,
     )
 )
 
@@ -79,5 +97,6 @@ chinchilla_linear = register(
         predicts_log=False,
         description="L = E + A/N^alpha + B/D^beta (evaluated in linear space)",
         reference="Hoffmann et al. 2022 (arXiv:2203.15556), approach 3",
+        allocation=compute_optimal,
     )
 )

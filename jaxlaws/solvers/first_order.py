@@ -1,11 +1,13 @@
 """Projected first-order solvers built from optax: ``lbfgs`` and ``adam``.
 
 Each step applies the optax update to the gradient, projects the result onto
-the bounds with ``optax.projections.projection_box`` and re-evaluates the
-objective and gradient there (autodiff, never finite differences). A lane is
-done when the projected gradient is below ``gtol`` (sup norm) or the objective
-has changed by less than ``ftol`` relative for ``patience`` steps in a row.
-A step that would leave the finite region is refused and ends the lane as failed.
+the bounds with ``optax.projections.projection_box`` and evaluates the
+objective and gradient there (autodiff, never finite differences). A lane has
+converged when the projected gradient is below ``gtol`` (sup norm,
+``CONVERGED_GRADIENT``) or the objective has changed by less than ``ftol``
+relative for ``patience`` steps in a row (``CONVERGED_OBJECTIVE``). A step that
+would leave the finite region ends the lane as ``NONFINITE`` (the loop's rule,
+``rejects_nonfinite = False``) at its last finite point.
 """
 
 from __future__ import annotations
@@ -17,27 +19,32 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxlaws.solvers.base import Objective, freeze, project, projected_gradient
+from jaxlaws.solvers.base import Objective, held, project, projected_gradient
+from jaxlaws.solvers.status import Status
 
 
 class FirstOrderState(NamedTuple):
     theta: Any
     value: Any
-    steps: Any
-    done: Any
-    failed: Any
     grad: Any
     opt_state: Any
     calm: Any  # consecutive steps with a relative change below ftol
 
 
+class FirstOrderEval(NamedTuple):
+    value: Any
+    grad: Any
+
+
 class _Projected:
-    """Shared init/step around an optax GradientTransformation."""
+    """Shared init/propose/update/terminate around an optax GradientTransformation."""
 
     max_steps: int
     ftol: float
     gtol: float
     patience: int
+
+    rejects_nonfinite = False  # a non-finite point ends the lane: optax's state cannot back out of it
 
     def optimizer(self) -> optax.GradientTransformation:
         raise NotImplementedError
@@ -48,38 +55,38 @@ class _Projected:
     def refine(self) -> _Projected:
         return self
 
-    def init(self, obj: Objective, theta0: Any, lower: Any, upper: Any) -> FirstOrderState:
-        # Nothing is evaluated here: the first step evaluates the start (value +inf marks a lane
-        # not yet evaluated), so the engine can put a new lane into a slot at no cost.
-        false = jnp.zeros((), bool)
-        return FirstOrderState(theta0, jnp.asarray(jnp.inf, theta0.dtype), jnp.zeros((), jnp.int32), false, false,
-                               jnp.zeros_like(theta0), self.optimizer().init(theta0), jnp.zeros((), jnp.int32))
+    def init(self, theta0: Any, lower: Any, upper: Any) -> FirstOrderState:
+        return FirstOrderState(theta0, jnp.asarray(jnp.inf, theta0.dtype), jnp.zeros_like(theta0),
+                               self.optimizer().init(theta0), jnp.zeros((), jnp.int32))
 
-    def step(self, obj: Objective, s: FirstOrderState, lower: Any, upper: Any) -> FirstOrderState:
-        opt = self.optimizer()
+    def evaluate(self, obj: Objective, theta: Any) -> FirstOrderEval:
+        return FirstOrderEval(*jax.value_and_grad(obj.value)(theta))
+
+    def start(self, s: FirstOrderState, ev: FirstOrderEval) -> FirstOrderState:
+        return s._replace(value=ev.value, grad=ev.grad)
+
+    def propose(self, obj: Objective, s: FirstOrderState, lower: Any, upper: Any) -> tuple[Any, Any]:
         # Coordinates held on a bound by an outward gradient get no update (their gradient is
         # masked), so curvature pairs and moments are built from the free coordinates only; the
         # line search sees the objective through the projection, so every trial point is feasible.
-        fixed = ((s.theta <= lower) & (s.grad > 0)) | ((s.theta >= upper) & (s.grad < 0))
-        grad = jnp.where(fixed, 0.0, s.grad)
+        grad = jnp.where(held(s.theta, s.grad, lower, upper), 0.0, s.grad)
 
         def value_fn(t: Any) -> Any:
             return obj.value(project(t, lower, upper))
 
-        upd, opt_state = opt.update(grad, s.opt_state, s.theta, value=s.value, grad=grad, value_fn=value_fn)
-        fresh = s.value == jnp.inf  # the start itself, not yet evaluated
-        theta = jnp.where(fresh, s.theta, project(optax.apply_updates(s.theta, upd), lower, upper))
-        f, g = jax.value_and_grad(obj.value)(theta)
-        bad = ~jnp.isfinite(f) | ~jnp.all(jnp.isfinite(g))
-        calm = jnp.where(jnp.abs(s.value - f) <= self.ftol * jnp.abs(f), s.calm + 1, 0)
-        pg = jnp.max(jnp.abs(projected_gradient(theta, g, lower, upper)))
-        new = FirstOrderState(
-            theta=jnp.where(bad, s.theta, theta), value=jnp.where(bad, s.value, f), steps=s.steps + 1,
-            done=bad | (pg <= self.gtol) | (calm >= self.patience), failed=bad,
-            grad=jnp.where(bad, s.grad, g), opt_state=opt_state, calm=calm,
-        )
-        first = s._replace(value=f, done=bad, failed=bad, grad=jnp.where(bad, 0.0, g))
-        return freeze(s.done, s, jax.tree.map(lambda a, b: jnp.where(fresh, a, b), first, new))
+        upd, opt_state = self.optimizer().update(grad, s.opt_state, s.theta, value=s.value, grad=grad,
+                                                 value_fn=value_fn)
+        return project(optax.apply_updates(s.theta, upd), lower, upper), opt_state
+
+    def update(self, s: FirstOrderState, theta: Any, opt_state: Any, ev: FirstOrderEval, lower: Any,
+               upper: Any) -> FirstOrderState:
+        calm = jnp.where(jnp.abs(s.value - ev.value) <= self.ftol * jnp.abs(ev.value), s.calm + 1, 0)
+        return FirstOrderState(theta, ev.value, ev.grad, opt_state, calm)
+
+    def terminate(self, s: FirstOrderState, lower: Any, upper: Any) -> Any:
+        pg = jnp.max(jnp.abs(projected_gradient(s.theta, s.grad, lower, upper)))
+        return jnp.select([pg <= self.gtol, s.calm >= self.patience],
+                          [int(Status.CONVERGED_GRADIENT), int(Status.CONVERGED_OBJECTIVE)], int(Status.RUNNING))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxlaws as jl
-from conftest import capped_power_law, lm_linear_param_tol, power_law_data, power_law_reference, run_iterates
+from conftest import capped_power_law, lm_linear_param_tol, power_law_data, power_law_reference, run_iterates, status_of
 
 X = np.logspace(0.0, 4.0, 20)
 SOLVERS = {"lbfgs": jl.solvers.LBFGS, "adam": jl.solvers.Adam}
@@ -34,7 +34,7 @@ def test_every_iterate_inside_bounds(name, true_alpha, start_A, start_alpha, bou
     assert thetas[0, 1] != target
     assert np.any(thetas[1:, 1] == target)
     assert len(thetas) > 2  # several iterates were inspected (L-BFGS needs ~3 here, Adam ~30+)
-    assert not bool(s.failed)
+    assert not status_of(s).failed
     assert values[-1] < values[0]
 
 
@@ -62,7 +62,7 @@ def test_lbfgs_converges_with_an_active_bound():
     thetas, values, s, _ = run_iterates(jl.solvers.LBFGS(), law, X, y, [1e5, 0.0])
     # LBFGS's ftol is 1e-12 relative; allow 1e-8 relative.
     assert values[-1] <= f_star * (1 + 1e-8), (values[-1], f_star, thetas[-1])
-    assert bool(s.done) and not bool(s.failed)
+    assert status_of(s).converged, status_of(s)
 
 
 @pytest.mark.parametrize("name", sorted(SOLVERS))
@@ -75,7 +75,7 @@ def test_failed_start(name):
     y = 2.0 * np.exp(-0.3 * x)
     # exp(50 * 20) overflows float64: the objective is inf at the start
     thetas, values, s, _ = run_iterates(SOLVERS[name](), expo, x, y, [2.0, 50.0], loss="huber-log:1e-3")
-    assert bool(s.failed) and bool(s.done) and len(thetas) == 1
+    assert status_of(s) is jl.Status.NONFINITE_START and len(thetas) == 1
     assert not np.isfinite(values[0])
 
 
@@ -83,3 +83,19 @@ def test_get_first_order():
     assert isinstance(jl.solvers.get("lbfgs"), jl.solvers.LBFGS)
     a = jl.solvers.get("adam", learning_rate=0.5, max_steps=9)
     assert isinstance(a, jl.solvers.Adam) and a.learning_rate == 0.5 and a.max_steps == 9
+
+
+def test_a_non_finite_step_ends_the_lane_at_its_last_finite_point():
+    # Adam with a huge learning rate jumps from a finite start into exp overflow: first-order
+    # solvers do not recover from a non-finite point (rejects_nonfinite is False), so the loop
+    # ends the lane as NONFINITE and keeps the last finite iterate.
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e3, scale="log"), "k": jl.Param(-50.0, 50.0)})
+    def expo(p, x):
+        return p["A"] * jnp.exp(p["k"] * x["x"])
+
+    x = np.linspace(0.0, 20.0, 25)
+    y = 2.0 * np.exp(0.3 * x)  # growing data pull k up: one step of 100 lands on k = 50, exp(1000) = inf
+    thetas, values, s, _ = run_iterates(jl.solvers.Adam(learning_rate=100.0), expo, x, y, [2.0, 0.0], loss="mse")
+    assert status_of(s) is jl.Status.NONFINITE
+    assert np.isfinite(values[0]) and np.all(np.isfinite(s.state.theta)) and np.isfinite(s.state.value)
+    assert status_of(s).failed and not status_of(s).converged

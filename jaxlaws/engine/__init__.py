@@ -1,0 +1,27 @@
+"""The batched core: many lanes (start x resample) solved as one jitted, vmapped computation.
+
+A *lane* is one start on one row of observations and weights (:class:`jaxlaws.problem.Batch`).
+Each jax device runs ``K`` *slots* in one jitted ``vmap``, stepping them together inside a
+device-side loop; when a slot's lane finishes its outcome is written out and the slot is
+refilled from a queue of lanes waiting on that device. One compiled program serves any number
+of lanes with the same ``K``, and memory stays flat beyond the queue batch.
+
+Files, one concept each:
+
+* :mod:`~jaxlaws.engine.queue`      the queue program (one device's slots and queue);
+* :mod:`~jaxlaws.engine.programs`   the compiled-program cache (the only mutable state);
+* :mod:`~jaxlaws.engine.slots`      slot sizing from the lane count and data size;
+* :mod:`~jaxlaws.engine.phase`      one precision's pass over a batch;
+* :mod:`~jaxlaws.engine.precision`  the precision policy (float64, float32, mixed) and :func:`solve`;
+* :mod:`~jaxlaws.engine.mesh`       the device mesh the lanes are sharded over.
+"""
+
+from jaxlaws.engine.mesh import device_name
+from jaxlaws.engine.phase import QUEUE_BATCHES
+from jaxlaws.engine.precision import POLISH_STEPS, Options, Precision, polish_order, solve
+from jaxlaws.engine.programs import CACHE, clear_compiled, compile_count
+from jaxlaws.engine.slots import CACHE_ELEMENTS, auto_chunk, chunk_size, min_slots, slots_per_device
+
+__all__ = ["CACHE", "CACHE_ELEMENTS", "Options", "POLISH_STEPS", "Precision", "QUEUE_BATCHES", "auto_chunk",
+           "chunk_size", "clear_compiled", "compile_count", "device_name", "min_slots", "polish_order",
+           "slots_per_device", "solve"]

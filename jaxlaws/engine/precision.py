@@ -1,0 +1,118 @@
+"""The precision policy: one float64 or float32 pass, or a float32 phase polished in float64.
+
+``mixed`` runs every lane in float32 with the solver's :meth:`coarse` tolerances, then every
+lane again in float64 with :meth:`refine` from where it stopped, to the solver's own
+tolerances: the float64 pass judges every lane, so no lane is reported converged (or stalled)
+on float32 evidence alone. A lane that failed in float32 starts over in float64 from its start
+with the whole step budget. ``steps`` counts both phases against one budget, with at least
+``POLISH_STEPS`` float64 steps for every lane.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from jaxlaws.engine import phase
+from jaxlaws.errors import JaxlawsError
+from jaxlaws.lanes import Lanes
+from jaxlaws.problem import Batch
+from jaxlaws.solvers.base import Solver
+from jaxlaws.solvers.status import Status
+
+POLISH_STEPS = 30
+
+
+class Precision(enum.Enum):
+    FLOAT64 = "float64"
+    FLOAT32 = "float32"
+    MIXED = "mixed"
+
+    @classmethod
+    def parse(cls, precision: Any = "float64", dtype: Any = None) -> Precision:
+        """From a name (or ``dtype``, shorthand for one precision: ``np.float32`` / ``np.float64``)."""
+        if isinstance(precision, Precision) and dtype is None:
+            return precision
+        if dtype is not None:
+            return cls.FLOAT32 if np.dtype(dtype) == np.float32 else cls.FLOAT64
+        try:
+            return cls(precision)
+        except ValueError:
+            raise JaxlawsError(f"precision must be one of {', '.join(p.value for p in cls)}, got {precision!r}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How the engine runs a batch.
+
+    Attributes:
+      precision: see :class:`Precision`.
+      chunk: slots per device (rounded to a power of two, at most enough for the lanes);
+        default :func:`jaxlaws.engine.slots.slots_per_device` of the lane count and data size.
+      progress: called as ``progress(done_lanes, total_lanes)`` after each queue call.
+    """
+
+    precision: Precision = Precision.FLOAT64
+    chunk: int | None = None
+    progress: Callable[[int, int], None] | None = None
+
+    @classmethod
+    def make(cls, precision: Any = "float64", dtype: Any = None, chunk: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Options:
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1):
+            raise JaxlawsError(f"chunk must be a positive integer, got {chunk!r}")
+        return cls(Precision.parse(precision, dtype), None if chunk is None else int(chunk), progress)
+
+
+def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
+    """Run ``solver`` on every lane of ``batch`` and return every lane's outcome.
+
+    Lanes are spread over every jax device (``jax.devices()``); on a CPU use
+    :func:`jaxlaws.devices.use_cpu_cores` (or ``XLA_FLAGS``) to get one device per core.
+    """
+    if options.precision is not Precision.MIXED:
+        return phase.run(batch, solver, options.precision is Precision.FLOAT64, options.chunk, options.progress)
+    # Both programs compile at once on two background threads, the float64 one overlapping the
+    # float32 run (grid cold: 2.4 -> 2.2 s). coarse() and refine() are called once, so the same
+    # solver objects key the programs compiled ahead and the programs run.
+    coarse, refine = solver.coarse(), solver.refine()
+    ahead_s = (phase.compile_ahead(batch, coarse, False, options.chunk)
+               + phase.compile_ahead(batch, refine, True, options.chunk))
+    first = phase.run(batch, coarse, False, options.chunk)
+    restart = Status.failed_mask(first.status) | ~np.isfinite(first.value)
+    law = batch.problem.law
+    start = np.where(restart[:, None], batch.theta0, np.clip(first.theta, law.lower, law.upper))
+    used = np.where(restart, 0, np.minimum(first.steps, max(solver.max_steps - POLISH_STEPS, 0)))
+    # The polish queue runs the lanes likely to need many float64 steps first, so that they
+    # overlap the many short polishes instead of trailing alone at the end (see polish_order).
+    order = polish_order(first.value, restart, batch.fit_index)
+    back = np.argsort(order)
+    polish = dataclasses.replace(batch.take(order), theta0=start[order])
+    second = phase.run(polish, refine, True, options.chunk, options.progress, steps0=used[order])
+    return Lanes(
+        theta=second.theta[back], value=second.value[back], steps=first.steps + (second.steps[back] - used),
+        status=second.status[back], compile_s=ahead_s + first.compile_s + second.compile_s,
+        run_s=first.run_s + second.run_s, coarse_steps=first.steps, coarse_status=first.status,
+    )
+
+
+def polish_order(value: np.ndarray, failed: np.ndarray, fit_index: np.ndarray) -> np.ndarray:
+    """The order ``[L]`` in which lanes enter the float64 polish: longest expected first.
+
+    A lane whose float32 phase ended near the best value of its fit is nearly converged and
+    polishes in a few steps; one that ended far above it (stalled on a plateau at float32
+    resolution) often needs tens; one that failed starts over. Queued in that order, the long
+    polishes overlap the short ones instead of keeping all slots stepping for a few stragglers
+    at the end (measured on the Chinchilla grid: the warm fit ~10% faster, every lane's outcome
+    unchanged).
+    """
+    ok = ~failed & np.isfinite(value)
+    best = np.full(int(fit_index.max()) + 1 if len(fit_index) else 0, np.inf)
+    np.minimum.at(best, fit_index[ok], value[ok])
+    gap = np.full(value.shape, np.inf)
+    gap[ok] = value[ok] - best[fit_index[ok]]
+    return np.argsort(-gap, kind="stable")

@@ -12,8 +12,11 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
+
+import numpy as np
 
 from jaxlaws.errors import JaxlawsError
 
@@ -38,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples")
     f.add_argument("--scheme", default="pairs", choices=["pairs", "residual", "parametric", "groups"],
                    help="bootstrap resampling scheme")
-    f.add_argument("--group", default=None, metavar="COLUMN", help="CSV column of group labels (for --scheme groups)")
+    f.add_argument("--group", default=None, metavar="COLUMN", help="CSV column of group labels")
+    g = f.add_mutually_exclusive_group()
+    g.add_argument("--per-group", dest="per_group", action="store_true", default=None,
+                   help="fit every group separately (the default when the data have groups)")
+    g.add_argument("--pooled", dest="per_group", action="store_false",
+                   help="fit one law through all groups together")
     f.add_argument("--ci", type=float, default=0.95, metavar="LEVEL", help="confidence level for --bootstrap")
     f.add_argument("--json", default=None, metavar="OUT.json")
     f.add_argument("--plot", default=None, metavar="OUT.png")
@@ -65,9 +73,9 @@ def _load_data(args: argparse.Namespace) -> Any:
     return datasets.load(args.data)
 
 
-def _starts(spec: str) -> Any:
+def _starts(spec: str, default: Any = "grid") -> Any:
     if spec == "grid":
-        return "grid"
+        return default
     try:
         n = int(spec)
     except ValueError:
@@ -75,6 +83,57 @@ def _starts(spec: str) -> Any:
     if n < 1:
         raise JaxlawsError(f"--starts must be >= 1, got {n}")
     return n
+
+
+def _per_group(args: argparse.Namespace, data: Any) -> bool:
+    """Whether to fit every group separately: asked for, or by default when the data have groups
+    (one curve through many groups' points is rarely what anyone wants), unless the groups are
+    resampled whole for a pooled fit (``--scheme groups``)."""
+    grouped = data.groups is not None
+    if args.per_group and not grouped:
+        raise JaxlawsError(f"--per-group needs data with groups; {data.name!r} has none (use --group COLUMN for a CSV)")
+    per_group = grouped and args.scheme != "groups" if args.per_group is None else args.per_group
+    if per_group and args.bootstrap:
+        raise JaxlawsError("--bootstrap with a per-group fit is not supported: pass --pooled for one fit of all groups, "
+                           "or --scheme groups to resample whole groups of a pooled fit")
+    if per_group and args.plot:
+        raise JaxlawsError("--plot draws one fit: pass --pooled, or fit one group's rows")
+    return per_group
+
+
+def _fit_groups(args: argparse.Namespace, law: Any, data: Any) -> int:
+    import jaxlaws as jl
+
+    gf = jl.fit_groups(law, data, loss=args.loss, starts=_starts(args.starts, default=64), solver=args.solver,
+                       seed=args.seed)
+    n_groups = len(gf.labels)
+    print(f"{law.name}: {n_groups} groups of {data.name!r} fitted separately (--pooled for one fit of all); "
+          f"objective summed over groups {float(np.sum(gf.objective)):.10g}")
+    for w in gf.warnings:
+        print(f"WARNING: {w}")
+    names = list(law.params)
+    shown = names if len(names) <= 8 else []  # a wide law's parameters go to --json only
+    if not shown:
+        print(f"  ({len(names)} parameters per group: see --json)")
+    wide = max(5, *(len(str(label)) for label in gf.labels))
+    print("  " + " ".join([f"{'group':<{wide}s}", *(f"{c:>12s}" for c in [*shown, "objective", "status"])]))
+    groups = []
+    for i, label in enumerate(gf.labels):
+        st = jl.Status(int(gf.status[i]))
+        print("  " + " ".join([f"{str(label):<{wide}s}", *(f"{gf.params[i, j]:>12.6g}" for j in range(len(shown))),
+                               f"{gf.objective[i]:>12.6g}", f"{st.label:>12s}"]))
+        groups.append({"group": label.item() if hasattr(label, "item") else label,
+                       "params": {k: float(gf.params[i, j]) for j, k in enumerate(names)},
+                       "objective": float(gf.objective[i]), "status": st.label, "n_points": int(gf.n_points[i])})
+    if args.json:
+        report = {"law": law.name, "per_group": True, "n_groups": n_groups, "groups": groups,
+                  "objective": float(np.sum(gf.objective)), "n_points": int(data.n_points),
+                  "status_counts": gf.status_counts, "warnings": gf.warnings, "timing": gf.timing,
+                  "device": jl.engine.device_name()}
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
+        print(f"results written to {args.json}")
+    return 0
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -89,9 +148,14 @@ def _fit(args: argparse.Namespace) -> int:
             raise JaxlawsError(f"cannot write {out!r}: no such directory")
     law = jl.laws.get(args.law)
     data = _load_data(args)
-    res = jl.fit(law, data, loss=args.loss, starts=_starts(args.starts), solver=args.solver, seed=args.seed)
+    if _per_group(args, data):
+        return _fit_groups(args, law, data)
+    with warnings.catch_warnings():
+        # The report below states any warning, once, in words; no Python warning line on top.
+        warnings.simplefilter("ignore", jl.JaxlawsWarning)
+        res = jl.fit(law, data, loss=args.loss, starts=_starts(args.starts), solver=args.solver, seed=args.seed)
     report = res.to_dict()
-    print(res)
+    print(res.report())
     if args.bootstrap:
         boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver,
                             scheme=args.scheme, fit=res)
@@ -104,9 +168,17 @@ def _fit(args: argparse.Namespace) -> int:
         print(f"plot written to {args.plot}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2)
+            json.dump(report, fh, indent=2, default=_json_default)
         print(f"results written to {args.json}")
     return 0
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
 def _laws() -> int:

@@ -88,16 +88,16 @@ class Problem:
         return np.log(y) if self.loss.log_space else y
 
     def same_as(self, other: Problem) -> str | None:
-        """``None`` if ``other`` fits the same law to the same data with the same loss and
-        weights, else what differs (one phrase)."""
-        if other.law is not self.law:
-            return f"law {other.law.name!r}, not {self.law.name!r}"
-        if other.loss != self.loss:
-            return f"loss {other.loss.spec!r}, not {self.loss.spec!r}"
+        """``None`` if this problem fits the same law to the same data with the same loss and
+        weights as ``other``, else what this one is instead (one phrase: "loss 'mse', not ...")."""
+        if self.law is not other.law:
+            return f"law {self.law.name!r}, not {other.law.name!r}"
+        if self.loss != other.loss:
+            return f"loss {self.loss.spec!r}, not {other.loss.spec!r}"
         a, b = self.data, other.data
         if (a.n_points != b.n_points or set(a.inputs) != set(b.inputs) or not np.array_equal(a.y, b.y)
                 or any(not np.array_equal(a.inputs[k], b.inputs[k]) for k in a.inputs)):
-            return f"dataset {b.name!r} ({b.n_points} points), not the {a.n_points} points of {a.name!r}"
+            return f"dataset {a.name!r} ({a.n_points} points), not the {b.n_points} points of {b.name!r}"
         if not np.array_equal(self.weights, other.weights):
             return "other point weights"
         return None

@@ -150,3 +150,26 @@ def test_bad_input():
         b.derive(lambda p: p["A"] * np.ones((2, 2)))
     with pytest.raises(jl.JaxlawsError, match="no parameter"):
         b.samples("beta")
+
+
+def test_a_fit_of_other_data_loss_or_weights_is_refused():
+    # bootstrap(fit=...) centres the intervals on that fit: from other data, another loss or
+    # other weights, the point estimate would sit outside its own interval. Refused, by name.
+    ds = jl.datasets.load("chinchilla_epoch")
+    other = ds.subset(np.arange(ds.n_points) < 200)
+    fit_other = jl.fit("chinchilla", other, starts=16)
+    with pytest.raises(jl.JaxlawsError, match="fit= is a fit of dataset .*200 points"):
+        jl.bootstrap("chinchilla", ds, n=4, fit=fit_other)
+    fit_mse = jl.fit("chinchilla", ds, loss="mse-log", starts=16)
+    with pytest.raises(jl.JaxlawsError, match="fit= is a fit of loss 'mse-log'"):
+        jl.bootstrap("chinchilla", ds, n=4, fit=fit_mse)
+    w = np.ones(ds.n_points)
+    w[0] = 2.0
+    fit_w = jl.fit("chinchilla", ds, starts=16, weights=w)
+    with pytest.raises(jl.JaxlawsError, match="other point weights"):
+        jl.bootstrap("chinchilla", ds, n=4, fit=fit_w)
+    with pytest.raises(jl.JaxlawsError, match="law .chinchilla., not .chinchilla_linear."):
+        jl.bootstrap("chinchilla_linear", ds, n=4, fit=fit_mse)
+    # the fit of the same problem is accepted (a copy of the data is the same data)
+    same = jl.fit("chinchilla", ds.subset(np.ones(ds.n_points, bool)), starts=16)
+    assert jl.bootstrap("chinchilla", ds, n=4, fit=same).n == 4

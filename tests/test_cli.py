@@ -86,3 +86,46 @@ def test_listings(capsys):
     assert "chinchilla" in out and "kaplan_n" in out
     assert main(["datasets"]) == 0
     assert "chinchilla_epoch" in capsys.readouterr().out
+
+
+def test_grouped_data_are_fitted_per_group_by_default(tmp_path, capsys):
+    # sft has 42 groups (one learning curve each): one curve through all of them is not what a
+    # user wants; the command fits every group separately and says so.
+    out = tmp_path / "g.json"
+    assert main(["fit", "--data", "sft", "--law", "sft_rectified", "--loss", "mse", "--starts", "16",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "42 groups of 'sft' fitted separately" in text
+    rep = json.loads(out.read_text())
+    assert rep["per_group"] is True and rep["n_groups"] == 42 and len(rep["groups"]) == 42
+    assert sum(rep["status_counts"].values()) == 42
+    assert all(set(g) >= {"group", "params", "objective", "status"} for g in rep["groups"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bootstrap", "10"], "--bootstrap with a per-group fit is not supported"),
+    (["--plot", "x.png"], "--plot draws one fit"),
+])
+def test_grouped_data_refusals_are_one_line(argv, message, capsys):
+    rc = main(["fit", "--data", "sft", "--law", "sft_rectified", "--loss", "mse", *argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_per_group_needs_groups(capsys):
+    rc = main(["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--per-group"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--per-group needs data with groups" in err
+
+
+def test_fit_prints_the_report_and_the_json_carries_the_verdict(tmp_path, capsys):
+    out = tmp_path / "o.json"
+    assert main(["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "64", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    rep = json.loads(out.read_text())
+    for key in ("status_counts", "warnings", "se", "aic", "bic", "loglik", "best_status"):
+        assert key in rep
+    assert sum(rep["status_counts"].values()) == 64
+    for w in rep["warnings"]:
+        assert f"WARNING: {w}" in text  # every warning printed
+    assert set(rep["se"]) == {"E", "A", "B", "alpha", "beta"}

@@ -38,3 +38,33 @@ def test_bad_input():
         allocation.optimal(law, EPOCH, [1e21], tokens=lambda N, C: -C / N)
     with pytest.raises(jl.JaxlawsError, match="law of N and D"):
         allocation.optimal(jl.laws.get("kaplan_n"), {"N_c": 1e13, "alpha_N": 0.07}, [1e21])
+
+
+def test_closed_form_only_where_the_law_declares_it():
+    # A law with Chinchilla's inputs and parameter names but another form: L = E + A / (N^alpha
+    # D^beta) + B / D. Its allocation must come from autodiff of its own function, not from
+    # Chinchilla's closed form picked by the names (which gave N* ~1e10 where the truth differs
+    # by orders of magnitude).
+    import jax.numpy as jnp
+
+    @jl.law(inputs=("N", "D"), params={"E": jl.Param(0.0, 10.0), "A": jl.Param(1e-3, 1e7, scale="log"),
+                                       "B": jl.Param(1e-3, 1e7, scale="log"), "alpha": jl.Param(0.0, 2.0),
+                                       "beta": jl.Param(0.0, 2.0)})
+    def lookalike(p, x):
+        return p["E"] + p["A"] / (x["N"] ** p["alpha"] * x["D"] ** p["beta"]) + p["B"] / x["D"] + 0.0 * jnp.log(x["N"])
+
+    assert not allocation.has_closed_form(lookalike)
+    assert allocation.has_closed_form(jl.laws.get("chinchilla"))
+    params = {"E": 1.8, "A": 400.0, "B": 2e3, "alpha": 0.3, "beta": 0.05}
+    got = allocation.optimal(lookalike, params, [5.88e23])
+    assert "a" not in got  # no closed-form exponents: the autodiff path ran
+    auto = allocation.optimal(lookalike, params, [5.88e23], method="autodiff")
+    np.testing.assert_array_equal(got["N_opt"], auto["N_opt"])
+    named = jl.laws.chinchilla.compute_optimal(params, 5.88e23)
+    assert abs(np.log10(got["N_opt"][0] / float(named["N_opt"]))) > 1  # the names' answer is far off
+    # and the autodiff answer is a minimum of this law along C = 6 N D
+    N, C = got["N_opt"][0], 5.88e23
+    L = lambda n: float(lookalike.predict(params, N=n, D=C / (6 * n)))  # noqa: E731
+    assert L(N) <= L(N * 1.05) and L(N) <= L(N / 1.05)
+    with pytest.raises(jl.JaxlawsError, match="no closed-form allocation"):
+        allocation.optimal(lookalike, params, [1e21], method="closed")

@@ -5,18 +5,22 @@ pooled scores). Writes benchmarks/results/catalog.md and catalog.json; the READM
 table is this file's output.
 """
 
+import argparse
+import json
+import os
 import tempfile
 
 from jaxlaws.devices import use_compilation_cache, use_cpu_cores
-import json
-import os
-from jaxlaws import bench
-from jaxlaws.analysis import compare
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     use_cpu_cores()  # before jax starts: one device per core
     use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))  # fresh: the first run compiles
+    from jaxlaws.analysis import compare
+
+    import suites
+
     # chinchilla / chinchilla_epoch have no train/test split: see benchmarks/grid.py.
     PLAN = [
         ("moe", ["moe_6p", "moe_clark"], "mse"),
@@ -34,11 +38,11 @@ def main():
         rows += [dict(dataset=name, loss=loss, **s.to_dict()) for s in scores]
         print(blocks[-1], flush=True)
 
-    here = os.path.dirname(__file__)
-    with open(os.path.join(here, "results", "catalog.md"), "w") as fh:
+    results = os.path.join(suites.HERE, "results")
+    with open(os.path.join(results, "catalog.md"), "w") as fh:
         fh.write("\n\n".join(blocks) + "\n")
-    with open(os.path.join(here, "results", "catalog.json"), "w") as fh:
-        json.dump({"rows": rows, "machine": bench.machine()}, fh, indent=2, default=float)
+    with open(os.path.join(results, "catalog.json"), "w") as fh:
+        json.dump({"rows": rows, "machine": suites.machine()}, fh, indent=2, default=float)
 
 
 if __name__ == "__main__":

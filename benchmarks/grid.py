@@ -1,24 +1,24 @@
-"""Chinchilla 4,500-start grid: jaxlaws vs scipy L-BFGS-B (exact gradient), same starts, one run.
+"""Chinchilla 4,500-start grid: jaxlaws vs the scipy baselines (baselines.py), same starts, one run.
 
 Usage: python benchmarks/grid.py [--scipy-starts N]   (default: all 4,500 for the exact-gradient loops)
 Writes benchmarks/results/grid_<device>.json.
 """
 
+import argparse
 import tempfile
 
 from jaxlaws.devices import use_compilation_cache, use_cpu_cores
-import argparse
-import os
-from jaxlaws import bench
 
 
 def main():
-    use_cpu_cores()  # before jax starts: one device per core
-    use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))  # fresh: the first run compiles
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scipy-starts", type=int, default=None, help="time the exact-gradient loops on this many starts")
     args = ap.parse_args()
-    bench.write_result("grid", bench.grid(subset=args.scipy_starts), os.path.join(os.path.dirname(__file__), "results"))
+    use_cpu_cores()  # before jax starts: one device per core
+    use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))  # fresh: the first run compiles
+    import suites
+
+    suites.write_result("grid", suites.grid(subset=args.scipy_starts))
 
 
 if __name__ == "__main__":

@@ -5,19 +5,18 @@ Writes benchmarks/results/memory_<device>.json.
 """
 
 import argparse
-import os
 
 from jaxlaws.devices import use_cpu_cores
 
 
 def main():
-    use_cpu_cores()
-    from jaxlaws import bench
-
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lanes", type=int, nargs="+", default=[0, 1000, 10000, 100000])
     args = ap.parse_args()
-    bench.write_result("memory", bench.memory(tuple(args.lanes)), os.path.join(os.path.dirname(__file__), "results"))
+    use_cpu_cores()
+    import suites
+
+    suites.write_result("memory", suites.memory(tuple(args.lanes)))
 
 
 if __name__ == "__main__":

@@ -9,35 +9,36 @@ Both test R^2 values are reported: a lower train objective need not extrapolate 
 Writes benchmarks/results/moe_<device>.json.
 """
 
+import argparse
+import json
 import tempfile
+import time
+
+import numpy as np
 
 from jaxlaws.devices import use_compilation_cache, use_cpu_cores
-import json
-import os
-import time
-import numpy as np
-from scipy.optimize import minimize
-import jaxlaws as jl
-from jaxlaws import bench
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     use_cpu_cores()  # before jax starts: one device per core
     use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))  # fresh: the first run compiles
+    from scipy.optimize import minimize
+
+    import jaxlaws as jl
+    import suites
+
     law = jl.laws.get("moe_6p")
     data = jl.datasets.load("moe")
     train, test = data.split("train"), data.split("test")
     E, N, y = train.inputs["E"], train.inputs["N"] / 1e8, train.y
 
-
     def f_np(p, E=E, N=N):
         return p[0] * N ** p[1] * E ** p[2] + p[3] * E ** p[4] + p[5]
-
 
     def sse(p):
         r = f_np(p) - y
         return float(r @ r)
-
 
     def sse_grad(p):
         r = 2 * (f_np(p) - y)
@@ -46,10 +47,8 @@ def main():
         return np.array([r @ t1, r @ (p[0] * t1 * np.log(N)), r @ (p[0] * t1 * np.log(E)), r @ t2,
                          r @ (p[3] * t2 * np.log(E)), r.sum()])
 
-
     def r2(pred, yy):
         return float(1 - np.mean((pred - yy) ** 2) / np.var(yy))
-
 
     def test_pred(p):
         return f_np(p, test.inputs["E"], test.inputs["N"] / 1e8)
@@ -88,10 +87,10 @@ def main():
                                     "test_r2": r2(test_pred(best.x), test.y)},
         "seed_one_start_procedure": {"objective_sse": sse(p_seed), "params": p_seed.tolist(), "seconds": seed_s,
                                      "success": bool(sr.success), "test_r2": r2(test_pred(p_seed), test.y)},
-        "machine": bench.machine(),
+        "machine": suites.machine(),
     }
     print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=2, default=float))
-    bench.write_result("moe", out, os.path.join(os.path.dirname(__file__), "results"))
+    suites.write_result("moe", out)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Usage: python benchmarks/report.py   (writes results/summary.md and results/summary.png)
 """
 
+import argparse
 import json
 import os
 
@@ -16,6 +17,7 @@ def load(name):
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     lines = []
     g = load("grid_cpu.json")
     if g:
@@ -38,6 +40,9 @@ def main():
         if "warm_runs_s" in j:
             lines += [f"jaxlaws warm is the median of {len(j['warm_runs_s'])} runs: "
                       + ", ".join(f"{t:.3f}" for t in j["warm_runs_s"]) + " s.", ""]
+        if "n_best" in j:
+            counts = ", ".join(f"{v} {k}" for k, v in j["status_counts"].items())
+            lines += [f"jaxlaws lanes: {j['n_best']} converged lanes reach the best objective; by status: {counts}.", ""]
         o = j.get("engine_overhead")
         if o:
             lines += [f"Engine overhead: the whole solve ({o['wall_s']:.3f} s) over lane-steps × one batched "

@@ -5,23 +5,21 @@ Writes benchmarks/results/sweep_<device>.json.
 """
 
 import argparse
-import os
 import tempfile
 
 from jaxlaws.devices import use_compilation_cache, use_cpu_cores
 
 
 def main():
-    use_cpu_cores()
-    use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))
-    from jaxlaws import bench
-
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lanes", type=int, nargs="+", default=[1, 10, 100, 1000, 10000, 100000])
     ap.add_argument("--points", type=int, nargs="+", default=[100, 1000, 10000, 100000])
     args = ap.parse_args()
-    bench.write_result("sweep", bench.sweep(tuple(args.lanes), tuple(args.points)),
-                       os.path.join(os.path.dirname(__file__), "results"))
+    use_cpu_cores()
+    use_compilation_cache(tempfile.mkdtemp(prefix="jaxlaws-xla-"))
+    import suites
+
+    suites.write_result("sweep", suites.sweep(tuple(args.lanes), tuple(args.points)))
 
 
 if __name__ == "__main__":

@@ -242,14 +242,14 @@ def fit(
       throw: raise :class:`~jaxlaws.JaxlawsError` when the best lane did not converge (default:
         a :class:`~jaxlaws.errors.JaxlawsWarning`).
       **solver_options: set on the solver, by name or object (an unknown one is refused).
-        LM's stopping rules (float64; ``dx_j = |delta_j| / (1 + |theta_j|)`` in internal
-        coordinates, i.e. relative for log-scale parameters):
-        ``ftol=1e-14`` relative objective decrease, actual and predicted, of a trusted step
-        (leaves ~sqrt(ftol) = 1e-7 relative error in the worst-determined direction);
-        ``xtol=1e-10`` on ``max_j dx_j`` of a trusted step; ``gtol=1e-10`` on the projected
-        gradient scaled as MINPACK's (cosine between residuals and each column);
-        ``max_steps=200``; ``lam_max=1e14`` (damping, relative to ``lam0``, at which a lane
-        is declared stalled).
+        LM's stopping rules (see :mod:`jaxlaws.solvers.lm`; the float64 polish applies them):
+        ``ftol=1e-14``: the Gauss-Newton decrement (the model's estimate of f - f*), relative
+        to f (also converged: a step rejected while the decrement is within 10x the
+        objective's rounding error); ``xtol=1e-10``: ``max_j |delta_j| / (1 + |theta_j|)`` of
+        a trusted step, internal coordinates (relative for log-scale parameters);
+        ``gtol=1e-10``: the projected gradient scaled as MINPACK's (the cosine between the
+        residuals and each Jacobian column); ``max_steps=200``; ``lam_max=1e14``: damping,
+        relative to ``lam0``, at which a lane is declared stalled.
     """
     prob = make_problem(law, data, loss, weights)
     law = prob.law

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -12,14 +10,10 @@ LANES = PartitionSpec("lanes")
 REPLICATED = PartitionSpec()
 
 
-@functools.lru_cache(maxsize=None)
-def _mesh(devices: tuple) -> Mesh:
-    return Mesh(np.array(devices), ("lanes",))
-
-
 def mesh() -> Mesh:
-    """The mesh over ``jax.devices()`` (cached per device set)."""
-    return _mesh(tuple(jax.devices()))
+    """The mesh over ``jax.devices()`` (built on each call: meshes over the same devices compare
+    equal, so compiled programs are shared, and no state is kept here)."""
+    return Mesh(np.array(jax.devices()), ("lanes",))
 
 
 def n_devices() -> int:

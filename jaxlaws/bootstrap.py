@@ -112,7 +112,7 @@ class BootstrapResult:
 
     @property
     def n_unconverged(self) -> int:
-        """Resamples whose best lane stopped at the step limit."""
+        """Resamples whose best lane did not converge (stalled or at the step limit)."""
         return int((~self.failed & ~self.converged).sum())
 
     @property

@@ -88,11 +88,12 @@ def _starts(spec: str, default: Any = "grid") -> Any:
 def _per_group(args: argparse.Namespace, data: Any) -> bool:
     """Whether to fit every group separately: asked for, or by default when the data have groups
     (one curve through many groups' points is rarely what anyone wants), unless the groups are
-    resampled whole for a pooled fit (``--scheme groups``)."""
+    resampled whole to bootstrap a pooled fit (``--bootstrap B --scheme groups``)."""
     grouped = data.groups is not None
     if args.per_group and not grouped:
         raise JaxlawsError(f"--per-group needs data with groups; {data.name!r} has none (use --group COLUMN for a CSV)")
-    per_group = grouped and args.scheme != "groups" if args.per_group is None else args.per_group
+    pooled_bootstrap = bool(args.bootstrap) and args.scheme == "groups"
+    per_group = grouped and not pooled_bootstrap if args.per_group is None else args.per_group
     if per_group and args.bootstrap:
         raise JaxlawsError("--bootstrap with a per-group fit is not supported: pass --pooled for one fit of all groups, "
                            "or --scheme groups to resample whole groups of a pooled fit")
@@ -123,15 +124,14 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any) -> int:
         print("  " + " ".join([f"{str(label):<{wide}s}", *(f"{gf.params[i, j]:>12.6g}" for j in range(len(shown))),
                                f"{gf.objective[i]:>12.6g}", f"{st.label:>12s}"]))
         groups.append({"group": label.item() if hasattr(label, "item") else label,
-                       "params": {k: float(gf.params[i, j]) for j, k in enumerate(names)},
-                       "objective": float(gf.objective[i]), "status": st.label, "n_points": int(gf.n_points[i])})
+                       "params": {k: _finite(gf.params[i, j]) for j, k in enumerate(names)},
+                       "objective": _finite(gf.objective[i]), "status": st.label, "n_points": int(gf.n_points[i])})
     if args.json:
         report = {"law": law.name, "per_group": True, "n_groups": n_groups, "groups": groups,
-                  "objective": float(np.sum(gf.objective)), "n_points": int(data.n_points),
+                  "objective": _finite(np.sum(gf.objective)), "n_points": int(data.n_points),
                   "status_counts": gf.status_counts, "warnings": gf.warnings, "timing": gf.timing,
                   "device": jl.engine.device_name()}
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2)
+        _write_json(args.json, report)
         print(f"results written to {args.json}")
     return 0
 
@@ -167,18 +167,34 @@ def _fit(args: argparse.Namespace) -> int:
         plot.fit_figure(res, data, args.plot)
         print(f"plot written to {args.plot}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2, default=_json_default)
+        _write_json(args.json, report)
         print(f"results written to {args.json}")
     return 0
 
 
-def _json_default(x: Any) -> Any:
+def _finite(x: Any) -> float | None:
+    """A float for JSON, ``None`` (null) where it is not finite: JSON has no inf or NaN."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _plain(x: Any) -> Any:
+    """``x`` with numpy values as Python ones and every non-finite float as ``None`` (JSON has no
+    inf or NaN: an undetermined standard error is written as null)."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
     if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+        x = x.item()
+    if isinstance(x, float):
+        return _finite(x)
+    return x
+
+
+def _write_json(path: str, report: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(_plain(report), fh, indent=2, allow_nan=False)
 
 
 def _laws() -> int:

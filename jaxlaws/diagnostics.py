@@ -550,3 +550,17 @@ def diagnose(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any,
         likelihood=likelihood,
         warnings=tuple(warns),
     )
+
+
+def unavailable(law: Law, reason: str) -> Diagnostics:
+    """Diagnostics that could not be computed at a fit's end point, saying why (every number NaN)."""
+    P = law.n_params
+    names = tuple(law.params)
+    nan = np.full((P, P), np.nan)
+    return Diagnostics(
+        names=names, at_bound={}, cov=nan, cov_internal=nan.copy(), se={k: float("nan") for k in names},
+        se_internal={k: float("nan") for k in names}, corr=nan.copy(), covariance="not computed",
+        singular_values=np.full(0, np.nan), flat_directions=(), high_corr=(), n_obs=0, n_free=0, dof=0,
+        loglik=float("nan"), aic=float("nan"), bic=float("nan"), likelihood="not computed",
+        warnings=(f"no standard errors or diagnostics at the best lane: {reason}",),
+    )

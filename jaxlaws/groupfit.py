@@ -116,7 +116,9 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
     failed = best < 0
     best = np.where(failed, np.arange(G) * S, best)
     status = lanes.status[best]
-    return GroupFit(law=law, labels=labels, params=np.asarray(law.to_natural(lanes.theta[best])),
+    params = np.asarray(law.to_natural(lanes.theta[best]))
+    params[failed] = np.nan  # a group whose every lane failed has no fit (predict gives NaN there)
+    return GroupFit(law=law, labels=labels, params=params,
                     objective=np.where(failed, np.inf, lanes.value[best]), status=status, n_points=counts,
                     lane_status=lanes.status.reshape(G, S),
                     timing={"compile_s": lanes.compile_s, "run_s": time.perf_counter() - t - lanes.compile_s})

@@ -94,10 +94,14 @@ class Problem:
             return f"law {self.law.name!r}, not {other.law.name!r}"
         if self.loss != other.loss:
             return f"loss {self.loss.spec!r}, not {other.loss.spec!r}"
-        a, b = self.data, other.data
-        if (a.n_points != b.n_points or set(a.inputs) != set(b.inputs) or not np.array_equal(a.y, b.y)
-                or any(not np.array_equal(a.inputs[k], b.inputs[k]) for k in a.inputs)):
-            return f"dataset {a.name!r} ({a.n_points} points), not the {b.n_points} points of {b.name!r}"
+        a, b = self.inputs, other.inputs  # only the columns the law reads
+        if self.n_points != other.n_points:
+            return f"dataset {self.data.name!r} ({self.n_points} points), not the {other.n_points} points given"
+        differ = [k for k in a if not np.array_equal(a[k], b[k])]
+        if differ:
+            return f"dataset {self.data.name!r}, whose input(s) {', '.join(differ)} differ from the data given"
+        if not np.array_equal(self.data.y, other.data.y):
+            return f"dataset {self.data.name!r}, whose target {self.data.target!r} differs from the data given"
         if not np.array_equal(self.weights, other.weights):
             return "other point weights"
         return None

@@ -158,7 +158,7 @@ def test_a_fit_of_other_data_loss_or_weights_is_refused():
     ds = jl.datasets.load("chinchilla_epoch")
     other = ds.subset(np.arange(ds.n_points) < 200)
     fit_other = jl.fit("chinchilla", other, starts=16)
-    with pytest.raises(jl.JaxlawsError, match="fit= is a fit of dataset .*200 points"):
+    with pytest.raises(jl.JaxlawsError, match="fit= is a fit of dataset .*200 points.*240 points given"):
         jl.bootstrap("chinchilla", ds, n=4, fit=fit_other)
     fit_mse = jl.fit("chinchilla", ds, loss="mse-log", starts=16)
     with pytest.raises(jl.JaxlawsError, match="fit= is a fit of loss 'mse-log'"):
@@ -170,6 +170,10 @@ def test_a_fit_of_other_data_loss_or_weights_is_refused():
         jl.bootstrap("chinchilla", ds, n=4, fit=fit_w)
     with pytest.raises(jl.JaxlawsError, match="law .chinchilla., not .chinchilla_linear."):
         jl.bootstrap("chinchilla_linear", ds, n=4, fit=fit_mse)
-    # the fit of the same problem is accepted (a copy of the data is the same data)
+    # the fit of the same problem is accepted (a copy of the data is the same data, and columns the
+    # law does not read do not matter)
+    extra = jl.datasets.from_arrays(x={"N": ds.inputs["N"], "D": ds.inputs["D"], "unused": np.ones(ds.n_points)},
+                                    y=ds.y)
+    assert jl.bootstrap("chinchilla", ds, n=4, fit=jl.fit("chinchilla", extra, starts=16)).n == 4
     same = jl.fit("chinchilla", ds.subset(np.ones(ds.n_points, bool)), starts=16)
     assert jl.bootstrap("chinchilla", ds, n=4, fit=same).n == 4

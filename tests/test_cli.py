@@ -129,3 +129,23 @@ def test_fit_prints_the_report_and_the_json_carries_the_verdict(tmp_path, capsys
     for w in rep["warnings"]:
         assert f"WARNING: {w}" in text  # every warning printed
     assert set(rep["se"]) == {"E", "A", "B", "alpha", "beta"}
+
+
+def test_json_is_strict_when_standard_errors_are_undetermined(tmp_path, capsys):
+    # One model size: E, A and alpha cannot be told apart and their standard errors are infinite.
+    # JSON has no inf or NaN: they are written as null, and the file parses strictly.
+    import numpy as np
+
+    law = __import__("jaxlaws").laws.get("chinchilla")
+    D = np.logspace(9.5, 12, 60)
+    y = np.asarray(law.predict({"E": 1.8, "A": 480.0, "B": 2100.0, "alpha": 0.35, "beta": 0.37}, N=np.full(60, 1e9), D=D))
+    p = tmp_path / "one_n.csv"
+    p.write_text("N,D,loss\n" + "\n".join(f"1e9,{float(d)!r},{float(v)!r}" for d, v in zip(D, y)))
+    out = tmp_path / "o.json"
+    assert main(["fit", "--data", str(p), "--law", "chinchilla", "--starts", "16", "--json", str(out)]) == 0
+
+    def refuse(c):
+        raise AssertionError(f"non-standard JSON constant {c}")
+
+    rep = json.loads(out.read_text(), parse_constant=refuse)
+    assert None in rep["se"].values() and rep["warnings"]

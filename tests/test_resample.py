@@ -42,14 +42,26 @@ def test_jackknife_and_per_group_rows(prob):
     assert resample.jackknife_of(resample.Groups(prob.data.groups)).name == "leave-one-group-out"
 
 
-def test_residual_and_parametric_rows_resample_around_the_fit(prob):
+def test_residual_and_parametric_rows_resample_around_the_fit():
+    rng = np.random.default_rng(3)
+    x = np.logspace(1, 4, 200)
+    data = jl.datasets.from_arrays(x={"x": x}, y=3.0 * x**-0.4 * np.exp(0.05 * rng.standard_normal(200)))
+    prob = make_problem("power_law", data, "mse-log")
     theta = prob.law.to_internal(np.array([3.0, 0.4]))
     fitted = prob.fitted(theta)
-    res = resample.Residual().rows(prob, theta=theta, rng=np.random.default_rng(2), n=5)
-    assert res.weights.shape == (1, 12) and res.obs.shape == (5, 12)
-    np.testing.assert_allclose(res.obs, np.broadcast_to(fitted, (5, 12)), atol=1e-12)  # noise-free: zero residuals
-    par = resample.Parametric().rows(prob, theta=theta, rng=np.random.default_rng(2), n=5)
-    np.testing.assert_allclose(par.obs, np.broadcast_to(fitted, (5, 12)), atol=1e-12)
+    resid = prob.obs - fitted
+    res = resample.Residual().rows(prob, theta=theta, rng=np.random.default_rng(2), n=50)
+    assert res.weights.shape == (1, 200) and res.obs.shape == (50, 200)
+    drawn = res.obs - fitted[None]
+    # every drawn residual is one of the fit's own residuals (to rounding), drawn with replacement
+    gap = np.min(np.abs(drawn.reshape(-1, 1) - resid[None, :]), axis=1)
+    assert gap.max() < 1e-12
+    assert any(len(np.unique(np.round(r, 12))) < 200 for r in drawn)  # with replacement: repeats
+    par = resample.Parametric().rows(prob, theta=theta, rng=np.random.default_rng(2), n=50)
+    sigma = np.sqrt(np.sum(resid**2) / (200 - 2))
+    noise = (par.obs - fitted[None]).ravel()
+    # 10,000 Gaussian draws: the sample sd is within 3% of sigma (its relative SE is 1/sqrt(2 * 1e4) = 0.7%)
+    assert abs(noise.std() / sigma - 1) < 0.03 and abs(noise.mean()) < 4 * sigma / 100
 
 
 def test_bad_schemes_and_labels(prob):

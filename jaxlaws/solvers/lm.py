@@ -228,9 +228,11 @@ class LM:
         dec = 0.5 * gf @ cholesky_solve(A, gf)
         small_dec = alive & jnp.isfinite(dec) & ((dec <= self.ftol * f)
                                                   | (~s.accepted & (dec <= DECREMENT_NOISE * s.fnoise)))
-        small_x = trusted & (s.dx <= self.xtol)
+        small_x = alive & trusted & (s.dx <= self.xtol)
         pg = projected_gradient(s.theta, s.grad, lower, upper)
-        denom = jnp.sqrt(2.0 * f * jnp.maximum(s.scale, 1e-300))
+        # MINPACK's cosine uses the current column norms (diag H), not the damping's running
+        # maximum: a column that has shrunk since would loosen the test by sqrt(scale / d).
+        denom = jnp.sqrt(2.0 * f * jnp.maximum(d, 1e-300))
         small_g = alive & jnp.all(jnp.abs(pg) <= self.gtol * denom)
         stalled = s.lam > self.lam_max * self.lam0
         return jnp.select([small_g, small_dec, small_x, stalled],

@@ -136,3 +136,22 @@ def test_coarse_and_refine_variants():
     assert jl.solvers.LM(ftol=1e-3).coarse().ftol == 1e-3
     lb = jl.solvers.LBFGS()
     assert lb.refine() is lb and lb.coarse().ftol == 1e-6
+
+
+def test_gradient_test_uses_the_current_column_norms():
+    # A column that has shrunk since earlier iterates (diag H now 1e-11 against a running maximum
+    # of 1) must not loosen the gradient test: here the MINPACK cosine is 3e-5 (far above gtol)
+    # and the decrement 4.5e-10 f (far above ftol), so the lane is not converged.
+    with jax.enable_x64(True):
+        lm = jl.solvers.LM()
+        lo, hi = jnp.full(2, -10.0), jnp.full(2, 10.0)
+        d_now, cos, f = 1e-11, 3e-5, 1.0
+        g = cos * np.sqrt(2 * f * d_now)
+        s = lm.init(jnp.zeros(2), lo, hi)._replace(
+            value=jnp.asarray(f), grad=jnp.array([g, 0.0]), hess=jnp.diag(jnp.array([d_now, 1.0])),
+            scale=jnp.array([1.0, 1.0]), accepted=jnp.asarray(True), rho=jnp.asarray(1.0), dx=jnp.asarray(1e-3),
+            fnoise=jnp.asarray(1e-16))
+        assert jl.Status(int(lm.terminate(s, lo, hi))) is jl.Status.RUNNING
+        # and with the gradient at the rounding level of the same column it is converged
+        s2 = s._replace(grad=jnp.array([1e-12 * np.sqrt(2 * f * d_now), 0.0]))
+        assert jl.Status(int(lm.terminate(s2, lo, hi))) is jl.Status.CONVERGED_GRADIENT

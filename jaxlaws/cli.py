@@ -125,7 +125,9 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any) -> int:
                                f"{gf.objective[i]:>12.6g}", f"{st.label:>12s}"]))
         groups.append({"group": label.item() if hasattr(label, "item") else label,
                        "params": {k: _finite(gf.params[i, j]) for j, k in enumerate(names)},
-                       "objective": _finite(gf.objective[i]), "status": st.label, "n_points": int(gf.n_points[i])})
+                       "objective": _finite(gf.objective[i]), "status": st.label, "n_points": int(gf.n_points[i]),
+                       "se": None if gf.diagnostics[i] is None else dict(gf.diagnostics[i].se),
+                       "at_bound": {} if gf.diagnostics[i] is None else dict(gf.diagnostics[i].at_bound)})
     if args.json:
         report = {"law": law.name, "per_group": True, "n_groups": n_groups, "groups": groups,
                   "objective": _finite(np.sum(gf.objective)), "n_points": int(data.n_points),

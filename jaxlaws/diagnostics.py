@@ -564,3 +564,13 @@ def unavailable(law: Law, reason: str) -> Diagnostics:
         loglik=float("nan"), aic=float("nan"), bic=float("nan"), likelihood="not computed",
         warnings=(f"no standard errors or diagnostics at the best lane: {reason}",),
     )
+
+
+def diagnose_or_explain(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any, theta: Any) -> Diagnostics:
+    """:func:`diagnose`, or, where the diagnostics cannot be computed at a fit's end point (a
+    non-finite derivative, every weight zero), :func:`unavailable` saying why: a finished fit is
+    never lost to its diagnostics."""
+    try:
+        return diagnose(law, loss, X, obs, weights, theta)
+    except JaxlawsError as e:
+        return unavailable(law, str(e))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from jaxlaws import basins, engine, starts as starts_mod
-from jaxlaws.diagnostics import Diagnostics, diagnose, unavailable
+from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.law import Law
 from jaxlaws.problem import Batch, Problem, make_problem
@@ -197,15 +197,6 @@ class FitResult:
         return "\n".join(lines)
 
 
-def _diagnostics(prob: Problem, theta: np.ndarray) -> Diagnostics:
-    """The diagnostics at ``theta``; where they cannot be computed (a non-finite derivative, every
-    weight zero), the fit is still returned and its warnings say why."""
-    try:
-        return diagnose(prob.law, prob.loss, prob.inputs, prob.obs, prob.weights, theta)
-    except JaxlawsError as e:
-        return unavailable(prob.law, str(e))
-
-
 def solver_name(solver: Any) -> str:
     return type(solver).__name__.lower()
 
@@ -294,7 +285,7 @@ def fit(
         timing={"compile_s": lanes.compile_s, "run_s": lanes.run_s},
         device=engine.device_name(),
         problem=prob,
-        diagnostics=_diagnostics(prob, lanes.theta[best]),
+        diagnostics=diagnose_or_explain(law, prob.loss, prob.inputs, prob.obs, prob.weights, lanes.theta[best]),
         basins=basins.distinct(lanes.theta, lanes.value, usable, best),
         n_best=int(basins.reaching_best(lanes.value, lanes.converged, best).sum()),
     )

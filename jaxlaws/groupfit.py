@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from jaxlaws import engine, resample, starts as starts_mod
+from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.law import Law
 from jaxlaws.problem import Batch, make_problem
@@ -33,6 +34,8 @@ class GroupFit:
       n_points: ``[G]`` points per group.
       lane_status: ``[G, S]`` every lane's status.
       timing: ``{"compile_s", "run_s"}``.
+      diagnostics: ``[G]`` each group's :class:`~jaxlaws.diagnostics.Diagnostics` at its best
+        lane (bounds, standard errors, identifiability), None for a group with no fit.
     """
 
     law: Law
@@ -43,6 +46,7 @@ class GroupFit:
     n_points: np.ndarray
     lane_status: np.ndarray
     timing: dict[str, float]
+    diagnostics: tuple[Diagnostics | None, ...]
 
     @property
     def converged(self) -> np.ndarray:
@@ -60,11 +64,30 @@ class GroupFit:
 
     @property
     def warnings(self) -> list[str]:
+        """One line per concern across groups, naming the groups (the first five)."""
+        def named(groups: list[str]) -> str:
+            return ", ".join(groups[:5]) + (f" and {len(groups) - 5} more" if len(groups) > 5 else "")
+
+        out = []
         bad = [str(g) for g, c in zip(self.labels, self.converged) if not c]
-        if not bad:
-            return []
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        return [f"{len(bad)} of {len(self.labels)} groups did not converge ({shown})"]
+        if bad:
+            out.append(f"{len(bad)} of {len(self.labels)} groups did not converge ({named(bad)})")
+        at_bound: dict[str, list[str]] = {}
+        undetermined: list[str] = []
+        for g, d in zip(self.labels, self.diagnostics):
+            if d is None:
+                continue
+            for k, side in d.at_bound.items():
+                at_bound.setdefault(f"{k} at its {side} bound", []).append(str(g))
+            if any(not np.isfinite(v) for k, v in d.se.items() if k not in d.at_bound):
+                undetermined.append(str(g))
+        for what, groups in at_bound.items():
+            out.append(f"{what} in {len(groups)} of {len(self.labels)} groups ({named(groups)}): "
+                       "its standard error there is not defined")
+        if undetermined:
+            out.append(f"the data of {len(undetermined)} groups do not determine every parameter ({named(undetermined)}); "
+                       "see each group's diagnostics")
+        return out
 
     def params_of(self, label: Any) -> dict[str, float]:
         i = int(np.flatnonzero(self.labels == label)[0]) if np.any(self.labels == label) else -1
@@ -118,7 +141,10 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
     status = lanes.status[best]
     params = np.asarray(law.to_natural(lanes.theta[best]))
     params[failed] = np.nan  # a group whose every lane failed has no fit (predict gives NaN there)
+    run_s = time.perf_counter() - t - lanes.compile_s
+    diags = tuple(None if failed[g] else diagnose_or_explain(law, prob.loss, prob.inputs, prob.obs, rows.weights[g],
+                                                              lanes.theta[best[g]]) for g in range(G))
     return GroupFit(law=law, labels=labels, params=params,
                     objective=np.where(failed, np.inf, lanes.value[best]), status=status, n_points=counts,
-                    lane_status=lanes.status.reshape(G, S),
-                    timing={"compile_s": lanes.compile_s, "run_s": time.perf_counter() - t - lanes.compile_s})
+                    lane_status=lanes.status.reshape(G, S), timing={"compile_s": lanes.compile_s, "run_s": run_s},
+                    diagnostics=diags)

@@ -69,9 +69,3 @@ def step(solver: Solver, obj: Objective, lane: Lane, lower: Array, upper: Array)
                      jnp.where(bad_step, int(Status.NONFINITE), solver.terminate(new, lower, upper)))
     code = jnp.where((code == RUNNING) & (steps >= solver.max_steps), int(Status.MAX_STEPS), code).astype(jnp.int32)
     return select(finished(lane), lane, Lane(new, code, steps))
-
-
-def run(solver: Solver, obj: Objective, theta0: Array, lower: Array, upper: Array) -> Lane:
-    """One lane from ``theta0`` to its end (a plain ``while_loop``; the engine runs many at once)."""
-    lane = init(solver, theta0, lower, upper)
-    return jax.lax.while_loop(lambda ln: ~finished(ln), lambda ln: step(solver, obj, ln, lower, upper), lane)

@@ -56,7 +56,7 @@ def main():
 
     starts = jl.starts.make(law, 1000, seed=0)
     t = time.perf_counter()
-    cold = jl.fit(law, train, loss="mse", starts=1000, seed=0)
+    jl.fit(law, train, loss="mse", starts=1000, seed=0)  # cold: compiles
     cold_s = time.perf_counter() - t
     t = time.perf_counter()
     res = jl.fit(law, train, loss="mse", starts=1000, seed=0)

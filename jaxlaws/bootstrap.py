@@ -268,8 +268,7 @@ def bootstrap(
     prob = make_problem(law, data, loss, weights)
     law, data = prob.law, prob.data
     plan = resample.bootstrap_scheme(scheme, data.groups if groups is None else groups)
-    if isinstance(plan, resample.Groups):
-        plan.rows(prob, rng=np.random.default_rng(0), n=1)  # checks the labels before any compute
+    plan.check(prob)  # before any compute
     slv = get_solver(solver, **solver_options)
     options = engine.Options.make(precision, dtype, chunk)
     if fit is None:
@@ -295,9 +294,7 @@ def bootstrap(
     rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng(seed), n=n)
     batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, n)
     lanes = engine.solve(batch, lane_slv, dataclasses.replace(options, progress=_progress_bar(n * S, progress)))
-    pick = lanes.best(batch.fit_index, n)
-    failed = pick < 0
-    pick = np.where(failed, np.arange(n) * S, pick)  # a resample whose every lane failed: its first lane, masked
+    pick, failed = lanes.pick(batch.fit_index, n)
     theta = lanes.theta[pick]
     jk = _jackknife(prob, slv, fit, options, resample.jackknife_of(plan)) if jackknife else None
     return BootstrapResult(

@@ -135,9 +135,7 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
     batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, G)
     t = time.perf_counter()
     lanes = engine.solve(batch, slv, options)
-    best = lanes.best(batch.fit_index, G)
-    failed = best < 0
-    best = np.where(failed, np.arange(G) * S, best)
+    best, failed = lanes.pick(batch.fit_index, G)
     status = lanes.status[best]
     params = np.asarray(law.to_natural(lanes.theta[best]))
     params[failed] = np.nan  # a group whose every lane failed has no fit (predict gives NaN there)

@@ -55,3 +55,12 @@ class Lanes:
         ok = first >= 0
         first[ok & ~np.isfinite(val[np.maximum(first, 0)])] = -1
         return first
+
+    def pick(self, fit_index: np.ndarray, n_fits: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(index [n_fits], failed [n_fits])``: each fit's best lane (:meth:`best`), and for a fit
+        whose every lane failed, its first lane with ``failed`` set (its numbers are not a fit)."""
+        best = self.best(fit_index, n_fits)
+        first = np.full(n_fits, -1, np.int64)
+        first[fit_index[::-1]] = np.arange(len(fit_index))[::-1]  # the first lane of each fit
+        failed = best < 0
+        return np.where(failed, first, best), failed

@@ -37,11 +37,26 @@ class Rows(NamedTuple):
 class Scheme(Protocol):
     name: str
 
+    def check(self, prob: Problem) -> None:
+        """Raise :class:`JaxlawsError` if the scheme cannot resample ``prob`` (before any compute)."""
+        ...
+
     def rows(self, prob: Problem, *, theta: np.ndarray | None = None, rng: np.random.Generator | None = None,
              n: int | None = None) -> Rows:
         """The rows of ``n`` fits (random schemes) or of the scheme's own count (deterministic ones);
         ``theta`` is the full-data fit (internal coordinates) for schemes that resample around it."""
         ...
+
+
+def _around_fit(prob: Problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(fitted [m], residuals [m])`` of the full-data fit ``theta``, in the loss's space."""
+    fitted = prob.fitted(theta)
+    return fitted, prob.obs - fitted
+
+
+class _NoCheck:
+    def check(self, prob: Problem) -> None:
+        """Every problem can be resampled so."""
 
 
 def _point_rows(prob: Problem, point_weights: np.ndarray) -> Rows:
@@ -61,7 +76,7 @@ def _labels(groups: Any, prob: Problem, least: int) -> tuple[np.ndarray, np.ndar
 
 
 @dataclasses.dataclass(frozen=True)
-class Pairs:
+class Pairs(_NoCheck):
     name: str = "pairs"
 
     def rows(self, prob: Problem, *, theta: Any = None, rng: Any = None, n: int | None = None) -> Rows:
@@ -74,6 +89,9 @@ class Groups:
     groups: np.ndarray
     name: str = "groups"
 
+    def check(self, prob: Problem) -> None:
+        _labels(self.groups, prob, 2)
+
     def rows(self, prob: Problem, *, theta: Any = None, rng: Any = None, n: int | None = None) -> Rows:
         labels, inv = _labels(self.groups, prob, 2)
         G = len(labels)
@@ -82,29 +100,27 @@ class Groups:
 
 
 @dataclasses.dataclass(frozen=True)
-class Residual:
+class Residual(_NoCheck):
     name: str = "residual"
 
     def rows(self, prob: Problem, *, theta: Any = None, rng: Any = None, n: int | None = None) -> Rows:
-        fitted = prob.fitted(theta)
-        resid = prob.obs - fitted
+        fitted, resid = _around_fit(prob, theta)
         return Rows(fitted[None] + resid[rng.integers(0, resid.size, size=(n, resid.size))], prob.weights[None])
 
 
 @dataclasses.dataclass(frozen=True)
-class Parametric:
+class Parametric(_NoCheck):
     name: str = "parametric"
 
     def rows(self, prob: Problem, *, theta: Any = None, rng: Any = None, n: int | None = None) -> Rows:
-        fitted = prob.fitted(theta)
-        resid = prob.obs - fitted
+        fitted, resid = _around_fit(prob, theta)
         dof = max(resid.size - prob.law.n_params, 1)
         sigma = np.sqrt(np.sum(resid ** 2) / dof)
         return Rows(fitted[None] + sigma * rng.standard_normal((n, resid.size)), prob.weights[None])
 
 
 @dataclasses.dataclass(frozen=True)
-class LeaveOneOut:
+class LeaveOneOut(_NoCheck):
     name: str = "leave-one-out"
 
     def rows(self, prob: Problem, *, theta: Any = None, rng: Any = None, n: int | None = None) -> Rows:
@@ -116,6 +132,9 @@ class LeaveOneGroupOut:
     groups: np.ndarray
     name: str = "leave-one-group-out"
 
+    def check(self, prob: Problem) -> None:
+        _labels(self.groups, prob, 2)
+
     def rows(self, prob: Problem, *, theta: Any = None, rng: Any = None, n: int | None = None) -> Rows:
         labels, inv = _labels(self.groups, prob, 2)
         return _point_rows(prob, (inv[None, :] != np.arange(len(labels))[:, None]).astype(np.float64))
@@ -125,6 +144,9 @@ class LeaveOneGroupOut:
 class PerGroup:
     groups: np.ndarray
     name: str = "per-group"
+
+    def check(self, prob: Problem) -> None:
+        _labels(self.groups, prob, 1)
 
     def labels(self, prob: Problem) -> tuple[np.ndarray, np.ndarray]:
         """``(labels [G], counts [G])``."""

@@ -26,6 +26,15 @@ def test_best_per_fit_skips_failed_and_non_finite_lanes_and_breaks_ties_by_lane(
     np.testing.assert_array_equal(_lanes(value, status).best(fit, 3), [1, 5, -1])
 
 
+def test_pick_gives_a_failed_fit_its_first_lane_and_says_so():
+    value = [3.0, 1.0, np.nan, np.inf, 2.0]
+    status = [S.CONVERGED_OBJECTIVE, S.STALLED, S.NONFINITE_START, S.NONFINITE, S.CONVERGED_STEP]
+    fit = np.array([0, 0, 1, 1, 2])
+    index, failed = _lanes(value, status).pick(fit, 3)
+    np.testing.assert_array_equal(index, [1, 2, 4])
+    np.testing.assert_array_equal(failed, [False, True, False])
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.floats(-1e3, 1e3), st.just(np.nan), st.just(np.inf)),
                           st.sampled_from(list(S)[1:]), st.integers(0, 3)), min_size=1, max_size=40))

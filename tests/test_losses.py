@@ -9,7 +9,7 @@ import pytest
 import scipy.special
 
 import jaxlaws as jl
-from jaxlaws.losses import Loss, parse
+from jaxlaws.losses import parse
 
 DELTAS = [1e-3, 0.5, 2.0]
 

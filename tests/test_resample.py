@@ -71,6 +71,11 @@ def test_bad_schemes_and_labels(prob):
         resample.bootstrap_scheme("groups", None)
     with pytest.raises(jl.JaxlawsError, match="at least 2 groups"):
         resample.Groups(np.zeros(12)).rows(prob, rng=np.random.default_rng(0), n=2)
+    with pytest.raises(jl.JaxlawsError, match="at least 2 groups"):
+        resample.Groups(np.zeros(12)).check(prob)  # refused before any resampling or fitting
+    with pytest.raises(jl.JaxlawsError, match="groups have shape"):
+        resample.LeaveOneGroupOut(np.zeros(5)).check(prob)
+    resample.Pairs().check(prob)  # every problem can be resampled by pairs
     with pytest.raises(jl.JaxlawsError, match="groups have shape"):
         resample.PerGroup(np.zeros(3)).rows(prob)
 

@@ -10,7 +10,6 @@ import numpy as np
 
 import jaxlaws as jl
 from conftest import lm_linear_param_tol, power_law_data, power_law_reference
-from jaxlaws.problem import Batch, make_problem
 
 
 def _counted_law():

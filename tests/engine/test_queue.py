@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 import jaxlaws as jl
-from conftest import lm_linear_param_tol, power_law_data, power_law_reference
-from jaxlaws.problem import Batch, make_problem
 
 
 def test_batched_lanes_equal_single_fits(chinchilla_law, epoch_data):

@@ -33,7 +33,7 @@ coordinates, so log-scale parameters are measured relatively):
   digits (MGH09: 6.97, at float64's noise floor);
 * ``CONVERGED_STEP``: an accepted, trusted step with ``max_j dx_j <= xtol``;
 * ``CONVERGED_GRADIENT``: the projected gradient, scaled as MINPACK's gtol test
-  (``|pg_j| / sqrt(2 f D_j)``, the cosine between the residual and column j for a
+  (``|pg_j| / sqrt(2 f H_jj)``, the current cosine between the residual and column j for a
   squared loss), at most ``gtol``, while no free Jacobian column has collapsed;
 * ``STALLED``: lam above ``lam_max`` times its start value with no test met: no
   step lowers the objective at working precision, and the point is not known to be

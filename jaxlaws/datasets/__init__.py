@@ -215,6 +215,93 @@ def _lr_bsz() -> Dataset:
     )
 
 
+def _parallel() -> Dataset:
+    header, rows = _read_csv(_DATA / "parallel_parscale_losses.csv")
+    where = "bundled parallel data"
+    if "group" not in header:
+        raise JaxlawsError(f"{where}: expected a 'group' column, got {header}")
+    j = header.index("group")
+    P = _column(header, rows, "parallel_size", where)
+    return Dataset(
+        name="parallel",
+        inputs={"N": _column(header, rows, "num_params", where), "P": P},
+        y=_column(header, rows, "loss", where),
+        target="loss",
+        groups=np.array([r[j] for r in rows]),
+        splits=_split_labels(P == 8),
+        provenance=_provenance("parallel_SOURCE.md"),
+    )
+
+
+# Wu & Lo's benchmarks (SLDBench's group keys) and their emergence thresholds in log10(FLOPs / 1e21):
+# models below the threshold are fitted (train), the rest are held out (ExpEmergence utils.py).
+_EASY_QUESTION_THRESHOLDS = {
+    "mmlu": 1.5,
+    "parsinlu_qa_mc": 2.3,
+    "arithmetic": 1.8,
+    "hindu_knowledge": 1.0,
+    "analogical_similarity": 2.0,
+    "conceptual_combinations": 1.5,
+    "hellaswag": 2.3,
+    "arc": 2.3,
+    "abstract_narrative_understanding": 2.3,
+}
+# ExpEmergence's model_filter: small models it judges over-trained, left out of every fit.
+_EASY_QUESTION_DROPPED_MODELS = frozenset({
+    "microsoft/phi-1_5", "microsoft/phi-2", "Qwen/Qwen1.5-0.5B", "Qwen/Qwen1.5-1.8B", "Qwen/Qwen1.5-4B",
+    "stabilityai/stablelm-2-1_6b",
+})
+
+
+def _question_groups(header: list[str], where: str) -> tuple[str, str]:
+    """The easiest and the hardest question group's Brier columns, ``<lo>_<hi>_brier``."""
+    spans = []
+    for c in header:
+        parts = c.split("_")
+        if len(parts) == 3 and parts[2] == "brier" and parts[0].isdigit() and parts[1].isdigit():
+            spans.append((int(parts[0]), c))
+    if len(spans) != 3 or min(spans)[0] != 0:
+        raise JaxlawsError(f"{where}: expected three question-group columns <lo>_<hi>_brier starting at 0, got {[c for _, c in spans]}")
+    return min(spans)[1], max(spans)[1]
+
+
+def _easy_question() -> Dataset:
+    x, y, groups, splits = [], [], [], []
+    for g, thr in _EASY_QUESTION_THRESHOLDS.items():
+        fname = f"easy_question_{g}.csv.gz"
+        header, rows = _read_csv(_DATA / fname)
+        where = f"bundled {fname}"
+        easy, hard = _question_groups(header, where)
+        for name in ("Model", "acc", "FLOPs (1E21)"):
+            if name not in header:
+                raise JaxlawsError(f"unknown column {name!r} in {where}; columns are {header}")
+        iname, iacc, iflops, ieasy, ihard = (header.index(c) for c in ("Model", "acc", "FLOPs (1E21)", easy, hard))
+        if any(len(r) != len(header) for r in rows):
+            bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
+            raise JaxlawsError(f"{where} row {bad + 2} has {len(rows[bad])} fields, expected {len(header)}")
+        # ExpEmergence fit_cluster.py: drop the filtered models, then rows with no accuracy, no score
+        # in either fitted question group (easy, hard) or no compute.
+        keep = [r for r in rows if r[iname] not in _EASY_QUESTION_DROPPED_MODELS
+                and all(r[i].strip() for i in (iacc, ieasy, ihard, iflops))]
+        flops = _column(header, keep, "FLOPs (1E21)", where)
+        if np.any(flops <= 0):
+            raise JaxlawsError(f"{where}: 'FLOPs (1E21)' must be positive")
+        lf = np.log10(flops)
+        x.append(lf)
+        y.append(-_column(header, keep, easy, where))  # SLDBench's brier_score: the negated TC Brier score
+        groups += [g] * len(keep)
+        splits.append(_split_labels(lf >= thr))
+    return Dataset(
+        name="easy_question",
+        inputs={"log_flops": np.concatenate(x)},
+        y=np.concatenate(y),
+        target="brier_score",
+        groups=np.array(groups),
+        splits=np.concatenate(splits),
+        provenance=_provenance("easy_question_SOURCE.md"),
+    )
+
+
 _LOADERS: dict[str, tuple[Callable[[], Dataset], str]] = {
     "chinchilla": (lambda: _chinchilla(0), "Hoffmann et al. Fig. 4 points as read by Epoch AI (245 rows; N, D = C/(6N), C -> loss)"),
     "chinchilla_epoch": (lambda: _chinchilla(5), "the 240 rows of Epoch AI's headline fit (5 highest-loss rows dropped)"),
@@ -224,6 +311,8 @@ _LOADERS: dict[str, tuple[Callable[[], Dataset], str]] = {
     "sft": (_sft, "fine-tuning loss vs SFT data size, 42 groups dataset/model (546 rows; D -> loss; 504 train / 42 test = D 819200)"),
     "domain_mixture": (_domain_mixture, "5-domain mixture losses, 4 model-size groups (104 rows; r1..r5 -> 5 losses; 80 train / 24 test)"),
     "lr_bsz": (_lr_bsz, "LR/batch-size sweeps, smooth loss <= 4 (1847 rows; eta, b, D, N -> loss; test = largest N and D, 117 rows)"),
+    "parallel": (_parallel, "ParScale losses vs parameters and parallel streams, 2 corpus groups (48 rows; N, P -> loss; 36 train / 12 test = P 8)"),
+    "easy_question": (_easy_question, "U-shaped scaling, easiest third of questions, 9 benchmark groups (516 rows; log_flops -> brier_score; 389 train / 127 test)"),
 }
 
 

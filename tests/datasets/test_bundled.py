@@ -1,4 +1,5 @@
-"""Bundled scaling-law benchmark datasets (moe, data_constrained, vocab, sft, domain_mixture, lr_bsz).
+"""Bundled scaling-law benchmark datasets (moe, data_constrained, vocab, sft, domain_mixture, lr_bsz, parallel,
+easy_question).
 
 Counts and splits are the ones SLDBench / EvoSLD v1 score on. They are checked against the rules, and where possible
 against the bundled raw files read independently with the csv/json/gzip modules.
@@ -25,6 +26,19 @@ DATA = resources.files("jaxlaws.datasets") / "data"
 SLD = "https://github.com/linhaowei1/SLD"
 SLD_COMMIT = "61c9d591b6b11364f27362fd817fcd086d0b0cfd"
 DEEPMIND = "https://github.com/google-deepmind/scaling_laws_for_routing"
+PARSCALE = "https://github.com/QwenLM/ParScale"
+EXPEMERGENCE = "https://github.com/tony10101105/ExpEmergence"
+EASY_QUESTION_GROUPS = {  # benchmark -> (emergence threshold in log10(FLOPs / 1e21), train rows, test rows)
+    "mmlu": (1.5, 32, 27),
+    "parsinlu_qa_mc": (2.3, 54, 3),
+    "arithmetic": (1.8, 44, 14),
+    "hindu_knowledge": (1.0, 19, 38),
+    "analogical_similarity": (2.0, 47, 10),
+    "conceptual_combinations": (1.5, 31, 26),
+    "hellaswag": (2.3, 54, 3),
+    "arc": (2.3, 54, 3),
+    "abstract_narrative_understanding": (2.3, 54, 3),
+}
 
 # name -> (rows, train, test, groups or None, y trailing shape, inputs, target)
 EXPECTED = {
@@ -34,6 +48,8 @@ EXPECTED = {
     "sft": (546, 504, 42, 42, (), {"D"}, "loss"),
     "domain_mixture": (104, 80, 24, 4, (5,), {"r1", "r2", "r3", "r4", "r5"}, "loss"),
     "lr_bsz": (1847, 1730, 117, None, (), {"eta", "b", "D", "N"}, "smooth loss"),
+    "parallel": (48, 36, 12, 2, (), {"N", "P"}, "loss"),
+    "easy_question": (516, 389, 127, 9, (), {"log_flops"}, "brier_score"),
 }
 # name -> (bundled data files, repository its provenance must name)
 FILES = {
@@ -43,6 +59,8 @@ FILES = {
     "sft": (["sft_flan.csv", "sft_gigaword.csv", "sft_wikiword.csv"], SLD),
     "domain_mixture": (["domain_mixture_all_models_data.json"], SLD),
     "lr_bsz": (["lr_bsz_dense_lr_bs_loss.csv.gz"], SLD),
+    "parallel": (["parallel_parscale_losses.csv"], PARSCALE),
+    "easy_question": ([f"easy_question_{g}.csv.gz" for g in EASY_QUESTION_GROUPS], EXPEMERGENCE),
 }
 
 
@@ -99,6 +117,8 @@ def test_inputs_finite_and_physical(name):
         assert np.all(np.isfinite(v)), k
         if name == "domain_mixture":  # proportions: a domain may be left out of a mixture
             assert np.all(v >= 0) and np.all(v <= 1), k
+        elif name == "easy_question":  # log10(FLOPs / 1e21): the smallest models are below 1e21 FLOPs
+            assert np.all((v > -1) & (v < 3)), k
         else:
             assert np.all(v > 0), k
 
@@ -218,6 +238,52 @@ def test_lr_bsz_filter_and_d_correction():
     np.testing.assert_array_equal(ds.inputs["b"], [float(r["bs"]) for r in raw])
 
 
+def test_parallel_groups_and_split():
+    ds = _load("parallel")
+    raw = _raw_rows("parallel_parscale_losses.csv")
+    N, P = ds.inputs["N"], ds.inputs["P"]
+    np.testing.assert_array_equal(ds.y, [float(r["loss"]) for r in raw])
+    np.testing.assert_array_equal(N, [float(r["num_params"]) for r in raw])
+    np.testing.assert_array_equal(ds.groups, [r["group"] for r in raw])
+    test = ds.splits == "test"
+    np.testing.assert_array_equal(test, P == 8)
+    for g in ("stack", "pile"):
+        m = ds.groups == g
+        assert (m & ~test).sum() == 18 and (m & test).sum() == 6
+        assert sorted(set(P[m & ~test].tolist())) == [1, 2, 4]
+        for p in (1, 2, 4, 8):  # 6 sizes per P, N growing with size
+            assert np.all(np.diff(N[m & (P == p)]) > 0)
+    # the P extra prefixes add parameters: at each size N grows with P
+    Ns = N[ds.groups == "stack"].reshape(4, 6)
+    assert np.all(np.diff(Ns, axis=0) > 0) and Ns[0, 0] == 535_813_376 and Ns[3, 0] == 545_340_552
+    assert np.all(ds.y[ds.groups == "pile"] > ds.y[ds.groups == "stack"])  # Pile is the harder corpus
+
+
+EASY_QUESTION_DROPPED = {"microsoft/phi-1_5", "microsoft/phi-2", "Qwen/Qwen1.5-0.5B", "Qwen/Qwen1.5-1.8B",
+                         "Qwen/Qwen1.5-4B", "stabilityai/stablelm-2-1_6b"}
+
+
+def test_easy_question_rule_reread_from_the_raw_files():
+    ds = _load("easy_question")
+    assert list(dict.fromkeys(ds.groups.tolist())) == list(EASY_QUESTION_GROUPS)
+    for g, (thr, n_train, n_test) in EASY_QUESTION_GROUPS.items():
+        raw = _raw_rows(f"easy_question_{g}.csv.gz")
+        assert len(raw) == 114 and EASY_QUESTION_DROPPED <= {r["Model"] for r in raw}
+        qcols = [c for c in raw[0] if c.endswith("_brier") and c[0].isdigit()]
+        easy, hard = qcols[0], qcols[-1]
+        assert len(qcols) == 3 and easy.startswith("0_")
+        keep = [r for r in raw if r["Model"] not in EASY_QUESTION_DROPPED
+                and r["acc"] and r[easy] and r[hard] and r["FLOPs (1E21)"]]
+        m = ds.groups == g
+        lf = np.log10([float(r["FLOPs (1E21)"]) for r in keep])
+        np.testing.assert_array_equal(ds.inputs["log_flops"][m], lf)
+        np.testing.assert_array_equal(ds.y[m], [-float(r[easy]) for r in keep])
+        np.testing.assert_array_equal(ds.splits[m] == "test", lf >= thr)
+        assert np.min(np.abs(lf - thr)) > 5e-4  # no model sits on its threshold
+        assert ((ds.splits[m] == "train").sum(), (ds.splits[m] == "test").sum()) == (n_train, n_test)
+    assert np.all(ds.y < 0) and np.all(ds.y > -1)  # minus a Brier score in (0, 1)
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -286,3 +352,12 @@ def test_bad_domain_mixture_json_is_jaxlaws_error(fake_data, text, needle):
     with pytest.raises(JaxlawsError) as e:
         jl.datasets.load("domain_mixture")
     assert needle in _one_line_error(e)
+
+
+def test_easy_question_without_question_groups_is_jaxlaws_error(fake_data):
+    p = fake_data / "easy_question_arc.csv.gz"
+    text = gzip.decompress(p.read_bytes()).decode().replace("_brier", "_score")
+    p.write_bytes(gzip.compress(text.encode()))
+    with pytest.raises(JaxlawsError) as e:
+        jl.datasets.load("easy_question")
+    assert "easy_question_arc.csv.gz" in _one_line_error(e)

@@ -38,7 +38,9 @@ def distinct(theta: np.ndarray, value: np.ndarray, usable: np.ndarray, best: int
     while True:
         j = picked[-1]
         same_f = np.abs(f[rest] - f[j]) <= BASIN_FTOL * abs(f[j])
-        same_x = np.max(np.abs(theta[rest] - theta[j]), axis=1) <= BASIN_XTOL * (1.0 + np.max(np.abs(theta[j])))
+        # initial=0: with no free parameter every lane is the same point, one basin.
+        same_x = (np.max(np.abs(theta[rest] - theta[j]), axis=1, initial=0.0)
+                  <= BASIN_XTOL * (1.0 + np.max(np.abs(theta[j]), initial=0.0)))
         rest = rest[~(same_f | same_x)]
         if not len(rest) or (k is not None and len(picked) == k + 1) or len(picked) >= MAX_BASINS:
             break

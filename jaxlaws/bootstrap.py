@@ -56,8 +56,8 @@ class BootstrapResult:
       law: the law.
       fit: the full-data :class:`FitResult`.
       scheme: resampling scheme.
-      theta: ``[n, P]`` each resample's best point (internal coordinates).
-      params: ``[n, P]`` the same in natural units.
+      theta: ``[n, P]`` each resample's best point (internal coordinates, free parameters).
+      params: ``[n, P]`` the same in natural units (``law.expand`` adds the fixed ones).
       objective, converged, failed: ``[n]`` for each resample's best lane.
       lane_objective, lane_status: ``[n, S]`` every lane (:class:`~jaxlaws.Status` codes).
       starts: ``[S, P]`` the natural-unit starts every resample used.
@@ -120,41 +120,46 @@ class BootstrapResult:
         return int(self.usable.sum())
 
     # ---- parameters ------------------------------------------------------
+    # Summaries name every parameter in declared order; a fixed one is constant in every
+    # resample (se 0, its interval the point).
     def _param_samples(self) -> Samples:
-        jk = self.jackknife
-        return Samples(np.array([self.fit.params[k] for k in self.law.params]), self.params[self.usable], jk)
+        jk = None if self.jackknife is None else self.law.expand(self.jackknife)
+        est = np.array([self.fit.params[k] for k in self.law.order])
+        return Samples(est, self.law.expand(self.params[self.usable]), jk)
 
     def samples(self, name: str) -> np.ndarray:
         """The usable replicates of parameter ``name`` (natural units)."""
-        return self.params[self.usable, self._index(name)]
+        return self.law.expand(self.params[self.usable])[:, self._index(name)]
 
     def _index(self, name: str) -> int:
-        if name not in self.law.params:
-            raise JaxlawsError(f"law {self.law.name!r} has no parameter {name!r}; it has {list(self.law.params)}")
-        return list(self.law.params).index(name)
+        if name not in self.law.order:
+            raise JaxlawsError(f"law {self.law.name!r} has no parameter {name!r}; it has {list(self.law.order)}")
+        return self.law.order.index(name)
 
     def _named(self, arr: np.ndarray) -> dict[str, float]:
-        return {k: float(arr[i]) for i, k in enumerate(self.law.params)}
+        return {k: float(arr[i]) for i, k in enumerate(self.law.order)}
 
     @property
     def se(self) -> dict[str, float]:
-        """Bootstrap standard error of each parameter (natural units)."""
-        return self._named(self._param_samples().se)
+        """Bootstrap standard error of each parameter (natural units; 0 for a fixed one, exactly:
+        the spread of a constant column would be the rounding of its mean)."""
+        return {**self._named(self._param_samples().se), **{k: 0.0 for k in self.law.held}}
 
     def cov(self, internal: bool = False) -> np.ndarray:
-        """``[P, P]`` bootstrap covariance, natural (default) or internal coordinates."""
+        """``[P, P]`` bootstrap covariance of the free parameters, natural (default) or internal
+        coordinates."""
         x = self.theta[self.usable] if internal else self.params[self.usable]
         return np.cov(x, rowvar=False)
 
     def ci(self, level: float = 0.95, method: str = "percentile") -> dict[str, tuple[float, float]]:
         """name -> ``(lo, hi)`` at ``level`` by ``percentile``, ``basic`` or ``bca``."""
         lo, hi = self._param_samples().ci(level, method)
-        return {k: (float(lo[i]), float(hi[i])) for i, k in enumerate(self.law.params)}
+        return {k: (float(lo[i]), float(hi[i])) for i, k in enumerate(self.law.order)}
 
     def quantiles(self, q: Any) -> dict[str, np.ndarray]:
         """name -> quantiles ``q`` of its replicates."""
         qs = self._param_samples().quantiles(q)
-        return {k: np.asarray(qs[..., i]) for i, k in enumerate(self.law.params)}
+        return {k: np.asarray(qs[..., i]) for i, k in enumerate(self.law.order)}
 
     # ---- derived quantities ----------------------------------------------
     def derive(self, g: Callable[[Mapping[str, Any]], Any]) -> Samples:
@@ -200,8 +205,9 @@ class BootstrapResult:
         se = self.se
         lines = [f"bootstrap ({self.scheme}): {self.n} resamples, {self.n_failed} failed, "
                  f"{self.n_unconverged} unconverged, {self.n_used} used; {level:.0%} {method} intervals"]
-        for k in self.law.params:
-            lines.append(f"  {k:<10s} {self.fit.params[k]:<12.6g} se {se[k]:<10.4g} [{ci[k][0]:.6g}, {ci[k][1]:.6g}]")
+        for k in self.law.order:
+            note = "  (fixed)" if k in self.law.held else ""
+            lines.append(f"  {k:<10s} {self.fit.params[k]:<12.6g} se {se[k]:<10.4g} [{ci[k][0]:.6g}, {ci[k][1]:.6g}]{note}")
         return "\n".join(lines)
 
 

@@ -9,7 +9,8 @@ AIC and BIC, and one-line warnings.
 Notation (all sums over the ``n`` residuals with positive weight):
 ``r [n]`` residuals in the loss's space (log residuals for ``-log`` losses),
 ``w [n]`` weights, ``J [n, p]`` the Jacobian dr/dtheta over the ``p`` free
-parameters in internal coordinates (log(value) for ``scale="log"``),
+parameters in internal coordinates (log(value) for ``scale="log"``, asinh(value / width)
+for ``scale="asinh"``),
 ``W = diag(w)``.
 
 Covariance estimators:
@@ -44,8 +45,10 @@ Covariance estimators:
   The factor n/(n-p) is the sandwich's small-sample correction (HC1), the
   counterpart of the n - p in mse's s^2.
 
-Natural units by the delta method: ``cov_nat = G cov G``, ``G = diag(value)``
-for log-scale parameters, 1 otherwise.
+Natural units by the delta method: ``cov_nat = G cov G``, ``G = diag(d value / d internal)``:
+the value for log-scale parameters, ``width * cosh(internal)`` for asinh-scale ones, 1 otherwise.
+Parameters the law holds fixed (``Param(fixed=)``) are not parameters of the fit at all: they
+appear nowhere here (the results report them as fixed).
 
 Parameters on a bound are held fixed: everything above is over the free ones,
 conditional on the fixed values. Identifiability is read from the SVD of the
@@ -224,7 +227,7 @@ def information(residuals: Any, weights: Any, k: int) -> tuple[float, float, flo
 
 def _label(law: Law, j: int) -> str:
     name = law.param_names[j]
-    return f"log({name})" if law.log_mask[j] else name
+    return law.params[name].label(name)
 
 
 def _direction(law: Law, idx: np.ndarray, v: np.ndarray, D: np.ndarray) -> str:
@@ -450,8 +453,7 @@ def diagnose(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any,
 
     cov_int = np.full((P, P), np.nan)
     cov_int[np.ix_(idx, idx)] = cov_f
-    nat = np.asarray(law.to_natural(theta), np.float64)
-    g = np.where(law.log_mask, nat, 1.0)  # d natural / d internal
+    g = law.natural_per_internal(theta)  # d natural / d internal
     cov_nat = cov_int * np.outer(g, g)
     se_int = np.sqrt(np.diag(cov_int))
     se_nat = np.sqrt(np.diag(cov_nat))

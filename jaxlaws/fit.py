@@ -21,12 +21,13 @@ class FitResult:
     """A multi-start fit: the best lane, every lane's outcome, and the verdict on both.
 
     Attributes:
-      law: the fitted law.
-      params: name -> value (natural units) at the best lane.
+      law: the fitted law (its ``params`` are the free parameters, its ``fixed`` the held ones).
+      params: name -> value (natural units) at the best lane, every parameter in declared
+        order, fixed ones at their values.
       objective: summed loss at ``params``.
-      theta: ``[P]`` best point in internal coordinates.
-      starts: ``[S, P]`` every start (natural units).
-      all_params: ``[S, P]`` every lane's end point (natural units).
+      theta: ``[P]`` best point in internal coordinates (free parameters).
+      starts: ``[S, P]`` every start (natural units, free parameters).
+      all_params: ``[S, P]`` every lane's end point (natural units, free parameters).
       all_objective: ``[S]``; ``status``: ``[S]`` :class:`~jaxlaws.Status` codes; ``steps``: ``[S]``.
       best_index: which lane is best (lowest finite objective among lanes that did not fail).
       loss, solver: what was minimised, and how.
@@ -114,9 +115,16 @@ class FitResult:
         return out
 
     @property
+    def fixed(self) -> dict[str, float]:
+        """name -> value of the parameters held fixed (not fitted)."""
+        return self.law.fixed
+
+    @property
     def se(self) -> dict[str, float]:
-        """Standard errors at the optimum (natural units; see ``diagnostics.covariance``)."""
-        return dict(self.diagnostics.se)
+        """Standard errors at the optimum (natural units; see ``diagnostics.covariance``), every
+        parameter in declared order: 0 for a fixed one (it is not estimated)."""
+        se = {**self.diagnostics.se, **{k: 0.0 for k in self.law.fixed}}
+        return {k: se[k] for k in self.law.order}
 
     @property
     def cov(self) -> np.ndarray:
@@ -149,6 +157,7 @@ class FitResult:
         return {
             "law": self.law.name,
             "params": dict(self.params),
+            "fixed": self.fixed,
             "objective": self.objective,
             "loss": self.loss,
             "solver": self.solver,
@@ -183,9 +192,10 @@ class FitResult:
         lines.append(f"{self.law.name} fitted to {self.n_points} points, loss {self.loss}, solver {self.solver}, "
                      f"{self.n_starts} starts on {self.device}")
         lines.append(f"  {'param':<10s} {'value':>14s} {'se':>12s}  note")
+        se = self.se
         for k, v in self.params.items():
-            note = f"at {d.at_bound[k]} bound" if k in d.at_bound else ""
-            lines.append(f"  {k:<10s} {v:>14.7g} {d.se[k]:>12.4g}  {note}".rstrip())
+            note = "fixed" if k in self.fixed else f"at {d.at_bound[k]} bound" if k in d.at_bound else ""
+            lines.append(f"  {k:<10s} {v:>14.7g} {se[k]:>12.4g}  {note}".rstrip())
         lines.append(f"  standard errors: {d.covariance}")
         lines.append(f"objective {self.objective:.10g}; loglik {d.loglik:.6g}, AIC {d.aic:.6g}, BIC {d.bic:.6g} "
                      f"({d.likelihood}; {d.n_obs} residuals, {d.n_free} free parameters, {d.dof} dof)")
@@ -270,7 +280,7 @@ def fit(
     usable = lanes.converged | (np.arange(batch.n_lanes) == best)
     res = FitResult(
         law=law,
-        params={k: float(nat[best, i]) for i, k in enumerate(law.params)},
+        params=law.values(nat[best]),
         objective=float(lanes.value[best]),
         theta=lanes.theta[best],
         starts=np.asarray(law.to_natural(theta0)),

@@ -10,6 +10,9 @@ Specs accepted by :func:`make`:
   uniformly in internal coordinates over each parameter's start range;
 * ``("around", params, S, spread)`` — S starts jittered around a previous fit;
 * an array ``[S, P]`` or a list of name -> value mappings, in natural units.
+
+``P`` counts the law's free parameters (fixed ones are not searched; a mapping may name them
+with their fixed value). A law with no free parameter has one, empty, start whatever the spec.
 """
 
 from __future__ import annotations
@@ -80,7 +83,9 @@ def around(law: Law, params: Any, n: int, spread: float = 0.1, seed: int = 0) ->
     (in internal coordinates, i.e. multiplicative for log-scale parameters), clipped to bounds."""
     c = law.to_internal(params)
     rng = np.random.default_rng(seed)
-    scale = np.where(law.log_mask, spread, spread * np.maximum(np.abs(c), 1e-3))
+    # log and asinh coordinates are already relative (an asinh one beyond its width); linear ones
+    # are jittered relative to their magnitude.
+    scale = np.where(law.log_mask | law.asinh_mask, spread, spread * np.maximum(np.abs(c), 1e-3))
     pts = c + rng.standard_normal((n, law.n_params)) * scale
     pts[0] = c
     return np.clip(pts, law.lower, law.upper)
@@ -91,6 +96,8 @@ _SAMPLERS = {"uniform": uniform, "lhs": lhs, "halton": halton}
 
 def make(law: Law, spec: Any = "grid", seed: int = 0) -> np.ndarray:
     """Internal-coordinate starts ``[S, P]`` from a spec (see the module docstring)."""
+    if law.n_params == 0:
+        return np.zeros((1, 0))
     if isinstance(spec, str):
         if spec == "grid":
             return grid(law)
@@ -112,7 +119,7 @@ def make(law: Law, spec: Any = "grid", seed: int = 0) -> np.ndarray:
     if isinstance(spec, Mapping):
         spec = [spec]
     if isinstance(spec, list) and spec and isinstance(spec[0], Mapping):
-        spec = np.array([[float(s[k]) for k in law.params] for s in spec])
+        spec = np.array([[float(v) for v in law.free_values(s).values()] for s in spec]).reshape(len(spec), law.n_params)
     pts = np.asarray(spec, dtype=np.float64)
     if pts.ndim == 1:
         pts = pts[None]

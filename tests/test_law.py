@@ -40,7 +40,7 @@ def test_param_lower_must_be_below_upper(lo, hi):
     "kw, match",
     [
         (dict(lower=math.nan, upper=1.0), "must not be NaN"),
-        (dict(lower=0.0, upper=1.0, scale="logit"), "scale must be 'linear' or 'log'"),
+        (dict(lower=0.0, upper=1.0, scale="logit"), "scale must be 'linear', 'log' or 'asinh'"),
         (dict(lower=0.0, upper=1.0, scale="log"), "log-scale Param needs 0 < lower"),
         (dict(lower=1.0, upper=math.inf, scale="log"), "log-scale Param needs 0 < lower and a finite upper"),
         (dict(lower=0.0, upper=1.0, start=(0.5, 2.0)), "start range"),
@@ -117,7 +117,7 @@ def test_to_internal_from_mapping_and_errors():
     np.testing.assert_array_equal(t, [[0.0, 0.5], [np.log(10.0), 0.25]])
     with pytest.raises(jl.JaxlawsError, match=r"missing \['alpha'\], unknown \['B'\]"):
         law.to_internal({"A": 1.0, "B": 2.0})
-    with pytest.raises(jl.JaxlawsError, match="has 2 parameters, got values of shape"):
+    with pytest.raises(jl.JaxlawsError, match="has 2 free parameters, got values of shape"):
         law.to_internal(np.ones(3))
     with pytest.raises(jl.JaxlawsError, match="log-scale parameters must be positive"):
         law.to_internal([-1.0, 0.5])

@@ -120,7 +120,7 @@ def optimal(law: Law, params: Mapping[str, Any], C: Any, tokens: TokensFn | None
     if method == "closed" and not has_closed_form(law):
         raise JaxlawsError(f"law {law.name!r} has no closed-form allocation; use method='autodiff'")
     with jax.enable_x64(True):
-        p = {k: jnp.asarray(params[k], jnp.float64) for k in law.params}
+        p = {k: jnp.asarray(v, jnp.float64) for k, v in law.every(params).items()}
         if use_closed:
             out = closed_form(law, p, jnp.asarray(C))
         else:

@@ -25,6 +25,7 @@ class Status(enum.IntEnum):
     MAX_STEPS = 5
     NONFINITE_START = 6
     NONFINITE = 7
+    FIXED = 8
 
     @property
     def message(self) -> str:
@@ -62,7 +63,8 @@ class Status(enum.IntEnum):
 
 _MESSAGES = {
     Status.RUNNING: "still running (not finished)",
-    Status.CONVERGED_OBJECTIVE: "converged: the objective's relative decrease and the scaled step fell below ftol",
+    Status.CONVERGED_OBJECTIVE: "converged: the Gauss-Newton decrement (the model's estimate of f - f*) fell below "
+                                "ftol * f, or a step was rejected within the objective's rounding error",
     Status.CONVERGED_STEP: "converged: the step fell below xtol in scaled units",
     Status.CONVERGED_GRADIENT: "converged: the projected gradient fell below gtol",
     Status.STALLED: "stalled: no step lowers the objective (damping or trust radius exhausted) "
@@ -70,6 +72,8 @@ _MESSAGES = {
     Status.MAX_STEPS: "stopped at the step limit (max_steps) before meeting a tolerance",
     Status.NONFINITE_START: "failed: the objective is not finite at the start (data outside the law's domain?)",
     Status.NONFINITE: "failed: the objective became non-finite during the run",
+    Status.FIXED: "nothing to fit: every parameter is fixed, the objective is evaluated there",
 }
-CONVERGED = frozenset({Status.CONVERGED_OBJECTIVE, Status.CONVERGED_STEP, Status.CONVERGED_GRADIENT})
+# FIXED counts as converged: with no free parameter the point is the exact optimum of the empty search.
+CONVERGED = frozenset({Status.CONVERGED_OBJECTIVE, Status.CONVERGED_STEP, Status.CONVERGED_GRADIENT, Status.FIXED})
 FAILED = frozenset({Status.NONFINITE_START, Status.NONFINITE})

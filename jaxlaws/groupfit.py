@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings as warnings_mod
 from typing import Any
 
 import numpy as np
 
 from jaxlaws import engine, resample, starts as starts_mod
 from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
-from jaxlaws.errors import JaxlawsError
+from jaxlaws.errors import JaxlawsError, JaxlawsWarning
+from jaxlaws.fit import solver_name
 from jaxlaws.law import Law
 from jaxlaws.problem import Batch, make_problem
 from jaxlaws.solvers import Status, get as get_solver
@@ -29,11 +31,14 @@ class GroupFit:
     Attributes:
       law: the law.
       labels: ``[G]`` group labels.
-      params: ``[G, P]`` natural-unit best parameters per group.
+      params: ``[G, P]`` natural-unit best free parameters per group (:meth:`params_of` adds
+        the fixed ones).
       objective: ``[G]`` of each group's best lane; ``status``: ``[G]`` its :class:`~jaxlaws.Status`.
       n_points: ``[G]`` points per group.
       lane_status: ``[G, S]`` every lane's status.
       timing: ``{"compile_s", "run_s"}``.
+      device: where it ran.
+      loss, solver, precision: what was minimised, how, in which precision policy.
       diagnostics: ``[G]`` each group's :class:`~jaxlaws.diagnostics.Diagnostics` at its best
         lane (bounds, standard errors, identifiability), None for a group with no fit.
     """
@@ -47,6 +52,10 @@ class GroupFit:
     lane_status: np.ndarray
     timing: dict[str, float]
     diagnostics: tuple[Diagnostics | None, ...]
+    device: str = ""
+    loss: str = ""
+    solver: str = ""
+    precision: str = ""
 
     @property
     def converged(self) -> np.ndarray:
@@ -89,11 +98,55 @@ class GroupFit:
                        "see each group's diagnostics")
         return out
 
+    @property
+    def fixed(self) -> dict[str, float]:
+        """name -> value of the parameters held fixed in every group."""
+        return self.law.fixed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready summary: one entry per group, and the counts over groups."""
+        groups = []
+        for i, label in enumerate(self.labels):
+            d = self.diagnostics[i]
+            groups.append({
+                "group": label.item() if hasattr(label, "item") else label,
+                "params": self.params_of(label), "objective": float(self.objective[i]),
+                "status": Status(int(self.status[i])).label, "n_points": int(self.n_points[i]),
+                "lane_status_counts": Status.counts(self.lane_status[i]),
+                "se": None if d is None else {**d.se, **{k: 0.0 for k in self.fixed}},
+                "at_bound": {} if d is None else dict(d.at_bound),
+            })
+        return {"law": self.law.name, "fixed": self.fixed, "loss": self.loss, "solver": self.solver,
+                "precision": self.precision, "n_groups": len(self.labels),
+                "objective": float(np.sum(self.objective)), "status_counts": self.status_counts,
+                "lane_status_counts": Status.counts(self.lane_status), "warnings": self.warnings,
+                "groups": groups, "timing": dict(self.timing), "device": self.device}
+
+    def report(self) -> str:
+        """Every group on one screen (the first 12 parameters), warnings first."""
+        lines = [f"WARNING: {w}" for w in self.warnings]
+        lines.append(f"{self.law.name} fitted to each of {len(self.labels)} groups, loss {self.loss}, "
+                     f"solver {self.solver}, {self.lane_status.shape[1]} starts per group, {self.precision} on {self.device}")
+        if self.fixed:
+            lines.append("  fixed: " + ", ".join(f"{k} = {v:g}" for k, v in self.fixed.items()))
+        names = list(self.law.params)[:12]
+        wide = max(5, *(len(str(g)) for g in self.labels))
+        lines.append("  " + " ".join([f"{'group':<{wide}s}", *(f"{c:>11s}" for c in [*names, "objective"]),
+                                      "  status"]))
+        for i, g in enumerate(self.labels):
+            vals = [f"{self.params[i, j]:>11.5g}" for j in range(len(names))]
+            lines.append("  " + " ".join([f"{str(g):<{wide}s}", *vals, f"{self.objective[i]:>11.5g}",
+                                          f"  {Status(int(self.status[i])).label}"]))
+        counts = ", ".join(f"{k} {v}" for k, v in self.status_counts.items())
+        lines.append(f"groups by best lane: {counts}")
+        lines.append(f"time: compile {self.timing['compile_s']:.2f} s, run {self.timing['run_s']:.2f} s")
+        return "\n".join(lines)
+
     def params_of(self, label: Any) -> dict[str, float]:
         i = int(np.flatnonzero(self.labels == label)[0]) if np.any(self.labels == label) else -1
         if i < 0:
             raise JaxlawsError(f"no group {label!r}; groups are {list(self.labels)}")
-        return {k: float(self.params[i, j]) for j, k in enumerate(self.law.params)}
+        return self.law.values(self.params[i])
 
     def predict(self, inputs: Any, groups: Any) -> np.ndarray:
         """Predictions at ``inputs`` (name -> ``[n]``), each point with its group's parameters."""
@@ -115,9 +168,14 @@ class GroupFit:
 
 
 def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver: Any = "lm", seed: int = 0,
-               *, chunk: int | None = None, precision: str = "float64", dtype: Any = None,
+               *, chunk: int | None = None, precision: str = "mixed", dtype: Any = None, throw: bool = False,
                **solver_options: Any) -> GroupFit:
-    """Fit ``law`` separately to every group of ``data`` (which needs ``groups``) in one batched call."""
+    """Fit ``law`` separately to every group of ``data`` (which needs ``groups``) in one batched call.
+
+    The arguments are :func:`jaxlaws.fit`'s, with the same precision policy (``mixed`` by
+    default: every lane judged by its float64 polish). ``throw`` raises when some group's best
+    lane did not converge (default: a :class:`~jaxlaws.JaxlawsWarning` naming the groups).
+    """
     prob = make_problem(law, data, loss)
     law, data = prob.law, prob.data
     if data.groups is None:
@@ -142,7 +200,16 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
     run_s = time.perf_counter() - t - lanes.compile_s
     diags = tuple(None if failed[g] else diagnose_or_explain(law, prob.loss, prob.inputs, prob.obs, rows.weights[g],
                                                               lanes.theta[best[g]]) for g in range(G))
-    return GroupFit(law=law, labels=labels, params=params,
-                    objective=np.where(failed, np.inf, lanes.value[best]), status=status, n_points=counts,
-                    lane_status=lanes.status.reshape(G, S), timing={"compile_s": lanes.compile_s, "run_s": run_s},
-                    diagnostics=diags)
+    gf = GroupFit(law=law, labels=labels, params=params,
+                  objective=np.where(failed, np.inf, lanes.value[best]), status=status, n_points=counts,
+                  lane_status=lanes.status.reshape(G, S), timing={"compile_s": lanes.compile_s, "run_s": run_s},
+                  diagnostics=diags, device=engine.device_name(), loss=prob.loss.spec, solver=solver_name(slv),
+                  precision=options.precision.value)
+    bad = [str(g) for g, c in zip(gf.labels, gf.converged) if not c]
+    if bad:
+        msg = (f"fit_groups of {law.name!r}: the best lane of {len(bad)} of {G} groups did not converge "
+               f"({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''})")
+        if throw:
+            raise JaxlawsError(msg)
+        warnings_mod.warn(msg, JaxlawsWarning, stacklevel=2)
+    return gf

@@ -1,5 +1,6 @@
 """compare(): held-out scores, AIC/BIC, per-group fits in one call equal to single fits."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -49,3 +50,57 @@ def test_errors():
         compare.score("power_law", jl.datasets.from_arrays(x={"x": np.arange(1.0, 9)}, y=np.arange(1.0, 9)))
     with pytest.raises(jl.JaxlawsError, match="lacks inputs"):
         compare.score("chinchilla", _grouped())
+
+
+def test_metrics_by_hand():
+    # Two outputs, three points. Output 0: y = 1, 2, 3 (mean 2, population var 2/3, mean
+    # |y - mean| 2/3); predictions off by 0, 1, -1: mse 2/3, mae 2/3 -> NMSE 1, NMAE 1.
+    # Output 1: y = 0, 0, 6 (mean 2, var 8, mean |dev| 8/3); predictions off by 1, 1, 1:
+    # mse 1, mae 1 -> NMSE 1/8, NMAE 3/8. R^2 = 1 - (1 + 1/8) / 2 = 0.4375.
+    y = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 6.0]])
+    p = y + np.array([[0.0, 1.0], [1.0, 1.0], [-1.0, 1.0]])
+    m = compare.metrics(y, p)
+    assert m.nmse_per_output == pytest.approx((1.0, 0.125), rel=1e-15)
+    assert m.nmae_per_output == pytest.approx((1.0, 0.375), rel=1e-15)
+    assert m.r2 == pytest.approx(0.4375, rel=1e-15) and m.nmse == pytest.approx(0.5625, rel=1e-15)
+    assert m.nmae == pytest.approx(0.6875, rel=1e-15) and not m.failed
+    # one non-finite prediction anywhere: the benchmark's failure score
+    p[1, 1] = np.nan
+    bad = compare.metrics(y, p)
+    assert bad.failed and bad.r2 == -1.0 and np.isnan(bad.nmse) and np.isnan(bad.nmae)
+    with pytest.raises(jl.JaxlawsError, match="predictions have shape"):
+        compare.metrics(y, p[:, :1])
+
+
+def _two_output_grouped():
+    @jl.law(inputs=("x",), n_outputs=2, name="two_power", params={
+        "a": jl.Param(1e-3, 1e3, scale="log"), "b": jl.Param(1e-3, 1e3, scale="log"), "alpha": jl.Param(0.0, 2.0)})
+    def two_power(p, x):
+        return jnp.stack([p["a"] * x["x"] ** -p["alpha"], p["b"] * x["x"] ** -p["alpha"]], axis=-1)
+
+    rng = np.random.default_rng(3)
+    x = np.tile(np.logspace(0, 3, 12), 2)
+    g = np.repeat(["g1", "g2"], 12)
+    scale = np.where(g == "g1", 1.0, 2.0)[:, None]
+    y = scale * np.stack([5.0 * x**-0.4, 9.0 * x**-0.4], axis=-1) * np.exp(0.05 * rng.standard_normal((24, 2)))
+    data = jl.datasets.from_arrays(x={"x": x}, y=y, groups=g, splits=np.where(x > 200, "test", "train"))
+    return two_power, data
+
+
+def test_two_outputs_two_groups_match_the_protocol_by_hand():
+    law, data = _two_output_grouped()
+    s = compare.score(law, data, loss="mse", starts=16)
+    train, test = data.split("train"), data.split("test")
+    gf = jl.fit_groups(law, train, loss="mse", starts=16)
+    pred = np.asarray(gf.predict(test.inputs, test.groups))  # pooled over both groups
+    nmse = [np.mean((test.y[:, j] - pred[:, j]) ** 2) / np.var(test.y[:, j]) for j in range(2)]
+    nmae = [np.mean(np.abs(test.y[:, j] - pred[:, j])) / np.mean(np.abs(test.y[:, j] - test.y[:, j].mean()))
+            for j in range(2)]
+    # the same fits (same starts, seed, engine): equal to rounding of the sums, 1e-12
+    assert s.nmse_per_output == pytest.approx(nmse, rel=1e-12)
+    assert s.nmae_per_output == pytest.approx(nmae, rel=1e-12)
+    assert s.test_r2 == pytest.approx(1 - np.mean(nmse), rel=1e-12)
+    # not the pooled-variance R^2 over both outputs together, which this example tells apart
+    pooled = 1 - np.mean((test.y - pred) ** 2) / np.var(test.y)
+    assert abs(pooled - s.test_r2) > 1e-3
+    assert s.n_params == 6 and s.status.startswith("converged")

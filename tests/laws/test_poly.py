@@ -96,5 +96,8 @@ def test_per_group_fits_on_easy_question_are_ordinary_least_squares():
         np.testing.assert_allclose(gf.objective[i], np.sum((_numpy(ols, train.inputs["log_flops"][m], 5) - train.y[m]) ** 2),
                                    rtol=1e-10, err_msg=g)
         # held-out points lie up to 0.6 decades past the train range, where |u|^5 amplifies
-        # coefficient differences: 1e-6 absolute on targets of order 1.
-        np.testing.assert_allclose(pred_test[mt], _numpy(ols, test.inputs["log_flops"][mt], 5), rtol=0, atol=1e-6, err_msg=g)
+        # coefficient differences and the predictions reach ~30. LM stops at ftol 1e-14 on f,
+        # leaving coefficients ~sqrt(1e-14) = 1e-7 of their SEs from OLS's exact solution
+        # (measured: 1e-7 relative on the extrapolated predictions): 1e-6 relative, 1e-6 absolute.
+        np.testing.assert_allclose(pred_test[mt], _numpy(ols, test.inputs["log_flops"][mt], 5), rtol=1e-6, atol=1e-6,
+                                   err_msg=g)

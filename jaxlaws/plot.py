@@ -328,8 +328,12 @@ def data_and_fit(res: Any, data: Any = None, *, path: Any = None, against: str |
         ylab = label(data, data.target)
         ax.set_ylabel(ylab if k == 1 else f"{ylab}, output {j + 1}")
         title = None if by is None else (label(data, by) + (", binned" if not exact else ""))
-        ax.legend(handles=handles, title=title, fontsize=7.5, title_fontsize=8,
-                  loc="best" if len(handles) <= 4 else "upper right", framealpha=0.85)
+        if k == 1:
+            ax.legend(handles=handles, title=title, fontsize=7.5, title_fontsize=8,
+                      loc="best" if len(handles) <= 4 else "upper right", framealpha=0.85)
+        elif j == 0:  # the same entries in every panel: one legend, beside them
+            fig.legend(handles=handles, title=title, fontsize=8, title_fontsize=8.5, loc="outside right upper",
+                       frameon=False)
         ax.grid(True, which="major", alpha=0.25)
     how = "" if by is None else (f"one curve per {by}" if at_points is None else f"coloured by {by}")
     _suptitle(fig, _title(law, data, f"{data.n_points} points, {fit.loss} fit" + (f", {how}" if how else "")))
@@ -379,15 +383,12 @@ def residuals(res: Any, data: Any = None, *, path: Any = None) -> Any:
         x = data.inputs[name]
         for j in range(k):
             c = SEQUENCE[j % len(SEQUENCE)]
-            what = "residuals" if k == 1 else f"output {j + 1}"
-            ax.scatter(x[~test], R[~test, j], s=14, color=c, alpha=0.75, edgecolors="none",
-                       label=f"{what} ({int((~test).sum())} points)" if mixed else f"{what} ({data.n_points} points)")
+            ax.scatter(x[~test], R[~test, j], s=14, color=c, alpha=0.75, edgecolors="none")
             if mixed:
-                ax.scatter(x[test], R[test, j], s=22, facecolors="none", edgecolors=c, lw=1.0,
-                           label=f"held out, test ({int(test.sum())})")
-        ax.axhline(0.0, color=BLACK, lw=1.0, label="zero")
+                ax.scatter(x[test], R[test, j], s=22, facecolors="none", edgecolors=c, lw=1.0)
+        ax.axhline(0.0, color=BLACK, lw=1.0)
         if loss.delta is not None:
-            ax.axhline(loss.delta, color=VERMILLION, lw=0.9, ls=":", label=f"Huber δ = ±{loss.delta:g}")
+            ax.axhline(loss.delta, color=VERMILLION, lw=0.9, ls=":")
             ax.axhline(-loss.delta, color=VERMILLION, lw=0.9, ls=":")
         if _spans_decade(x):
             ax.set_xscale("log")
@@ -395,8 +396,22 @@ def residuals(res: Any, data: Any = None, *, path: Any = None) -> Any:
         if i % ncols == 0:
             ax.set_ylabel(ylab)
         ax.grid(True, alpha=0.25)
-        if i == 0:
-            ax.legend(fontsize=7.5, loc="best", framealpha=0.85)
+    from matplotlib.lines import Line2D
+
+    n_fit = int((~test).sum())
+    dots = [Line2D([], [], ls="", marker="o", ms=4, color=SEQUENCE[j % len(SEQUENCE)],
+                   label=(f"residuals ({n_fit} points)" if k == 1 else f"output {j + 1} ({n_fit} points)"))
+            for j in range(k)]
+    if mixed:
+        dots.append(Line2D([], [], ls="", marker="o", mfc="none", color=BLACK if k > 1 else SEQUENCE[0],
+                           label=f"held out, test ({int(test.sum())} points)"))
+    dots.append(Line2D([], [], color=BLACK, lw=1.0, label="zero"))
+    if loss.delta is not None:
+        dots.append(Line2D([], [], color=VERMILLION, lw=0.9, ls=":", label=f"Huber δ = ±{loss.delta:g}"))
+    if k == 1:
+        axes[0, 0].legend(handles=dots, fontsize=7.5, loc="best", framealpha=0.85)
+    else:  # one legend for all panels, beside them
+        fig.legend(handles=dots, fontsize=8, loc="outside right upper", frameon=False)
     _suptitle(fig, _title(law, data, f"residuals of the {loss.spec} fit"))
     return _finish(fig, path)
 

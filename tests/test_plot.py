@@ -127,12 +127,12 @@ def test_data_and_fit_one_panel_per_output(two_output_fit):
     for j, ax in enumerate(fig.axes):
         assert ax.get_xlabel() == "x (steps)" and f"output {j + 1}" in ax.get_ylabel()
         assert ax.get_xscale() == "log" and ax.get_yscale() == "log"  # targets span more than a decade
-        assert ax.get_legend() is not None
         ((gid, line),) = fit_curves(ax)
         assert gid == f"fit[{j}]"
         x, y = line.get_data()
         assert x.min() < x_data.min() and x.max() > x_data.max()
         np.testing.assert_allclose(y, two_output_fit.predict({"x": x})[:, j], rtol=RTOL)
+    assert len(fig.legends) == 1  # one legend for all panels
 
 
 def test_data_and_fit_refuses_bad_input(fit16):
@@ -165,7 +165,8 @@ def test_residuals_in_log_space_per_input(fit16, epoch_data, tmp_path):
 def test_residuals_linear_loss_and_several_outputs(two_output_fit):
     data = two_output_fit.problem.data
     renamed = dataclasses.replace(data, target="loss")  # no unit stated: a "loss" is in nats/token
-    (ax,) = plot.residuals(two_output_fit, renamed).axes
+    fig = plot.residuals(two_output_fit, renamed)
+    (ax,) = fig.axes
     assert ax.get_ylabel() == "residual, fit − observed (nats/token)"
     assert ax.get_xlabel() == "x (steps)" and ax.get_xscale() == "log"
     assert [float(ln.get_ydata()[0]) for ln in ax.get_lines()] == [0.0]  # no Huber lines for mse
@@ -174,7 +175,7 @@ def test_residuals_linear_loss_and_several_outputs(two_output_fit):
     assert len(by_output) == 2
     for j in range(2):
         np.testing.assert_allclose(by_output[j], r[:, j], rtol=1e-12, atol=1e-15)
-    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["output 1 (25 points)", "output 2 (25 points)"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["output 1 (25 points)", "output 2 (25 points)", "zero"]
 
 
 # ---- bootstrap_pairs ----------------------------------------------------------------------------------------

@@ -394,7 +394,8 @@ def test_agg_is_selected_only_when_no_backend_is_chosen(monkeypatch):
         plot._pyplot()
     assert chosen == ["Agg"]
     # A backend chosen before (a notebook's, a user's): kept, in a fresh process.
-    code = "import matplotlib\nmatplotlib.use('svg')\nfrom jaxlaws import plot\nplot._pyplot()\nprint(matplotlib.get_backend())"
+    code = ("import sys\nimport jaxlaws as jl\nassert 'matplotlib' not in sys.modules  # imported only to draw\n"
+            "import matplotlib\nmatplotlib.use('svg')\njl.plot._pyplot()\nprint(matplotlib.get_backend())")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -8,7 +8,7 @@ The public surface::
     print(res.report())
 """
 
-from jaxlaws import analysis, datasets, devices, diagnostics, engine, laws, losses, resample, solvers, starts
+from jaxlaws import analysis, datasets, devices, diagnostics, engine, laws, losses, plot, resample, solvers, starts
 from jaxlaws.bootstrap import BootstrapResult, bootstrap
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.fit import FitResult, fit
@@ -42,6 +42,7 @@ __all__ = [
     "laws",
     "losses",
     "make_problem",
+    "plot",
     "resample",
     "solvers",
     "starts",

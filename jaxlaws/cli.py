@@ -166,7 +166,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.plot:
         from jaxlaws import plot
 
-        plot.fit_figure(res, data, args.plot)
+        plot.data_and_fit(res, data, path=args.plot)
         print(f"plot written to {args.plot}")
     if args.json:
         _write_json(args.json, report)

@@ -113,6 +113,20 @@ def test_from_csv_round_trip(tmp_path):
     np.testing.assert_array_equal(ds2.inputs["tokens"], D)
 
 
+def test_units_bundled_from_csv_and_kept_by_subsets(tmp_path):
+    ep = jl.datasets.load("chinchilla_epoch")
+    assert ep.units == {"N": "parameters", "D": "tokens", "C": "FLOPs", "loss": "nats/token"}
+    assert ep.subset([0, 1]).units == ep.units
+    assert jl.datasets.load("vocab").units["D"] == "characters"  # vocab's D counts characters, not tokens
+    for name in jl.datasets.names():  # every stated unit names a column of its dataset
+        ds = jl.datasets.load(name)
+        assert set(ds.units) <= set(ds.inputs) | {ds.target}, name
+    p = tmp_path / "runs.csv"
+    _write_csv(p, ["params", "loss"], [["1e6", "3.1"], ["1e7", "2.9"]])
+    assert jl.datasets.from_csv(p, x={"N": "params"}).units == {}
+    assert jl.datasets.from_csv(p, x={"N": "params"}, units={"N": "parameters"}).units == {"N": "parameters"}
+
+
 def test_from_csv_reads_the_shared_chinchilla_csv():
     ds = jl.datasets.from_csv(SHARED_CHINCHILLA_CSV, x={"N": "Model Size", "C": "Training FLOP"}, y="loss")
     full = jl.datasets.load("chinchilla")

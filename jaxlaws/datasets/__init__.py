@@ -68,6 +68,7 @@ def _chinchilla(drop_top: int) -> Dataset:
         y=L[keep],
         target="loss",
         provenance=_provenance("chinchilla_SOURCE.md"),
+        units={"N": "parameters", "D": "tokens", "C": "FLOPs", "loss": "nats/token"},
     )
 
 
@@ -89,6 +90,7 @@ def _moe() -> Dataset:
         target="loss_validation",
         splits=_split_labels(N == N.max()),
         provenance=_provenance("moe_SOURCE.md"),
+        units={"E": "experts", "N": "dense parameters", "loss_validation": "nats/token"},
     )
 
 
@@ -108,6 +110,7 @@ def _data_constrained() -> Dataset:
         target="loss",
         splits=_split_labels(test),
         provenance=_provenance("data_constrained_SOURCE.md"),
+        units={"N": "parameters", "D": "tokens", "U": "unique tokens", "loss": "nats/token"},
     )
 
 
@@ -128,6 +131,8 @@ def _vocab() -> Dataset:
         target="Lossu",
         splits=_split_labels(V == V.max()),
         provenance=_provenance("vocab_SOURCE.md"),
+        # Lossu is unigram-normalised (and negative): no unit is stated for it.
+        units={"N": "non-vocabulary parameters", "V": "vocabulary entries", "D": "characters", "C": "FLOPs"},
     )
 
 
@@ -157,6 +162,7 @@ def _sft() -> Dataset:
         groups=np.array(groups),
         splits=_split_labels(D_ == D_.max()),
         provenance=_provenance("sft_SOURCE.md"),
+        units={"D": "examples", "loss": "nats/token"},
     )
 
 
@@ -189,6 +195,7 @@ def _domain_mixture() -> Dataset:
         groups=np.array(groups),
         splits=np.array(splits),
         provenance=_provenance("domain_mixture_SOURCE.md"),
+        units={**{f"r{k + 1}": "fraction of data" for k in range(5)}, "loss": "nats/token"},
     )
 
 
@@ -212,6 +219,8 @@ def _lr_bsz() -> Dataset:
         target="smooth loss",
         splits=_split_labels((D == D.max()) & (N == N.max())),
         provenance=_provenance("lr_bsz_SOURCE.md"),
+        # The file states no unit for the batch size (16 to 4096: sequences, most likely) or the loss.
+        units={"eta": "learning rate", "b": "batch size", "D": "tokens", "N": "non-embedding parameters"},
     )
 
 
@@ -344,6 +353,7 @@ def from_csv(
     y: str = "loss",
     group: str | None = None,
     split: str | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> Dataset:
     """A dataset from a CSV with a header row.
 
@@ -353,6 +363,8 @@ def from_csv(
         ``group`` and ``split``, under its own name).
       y: target column.
       group, split: optional columns of group labels and train/test labels.
+      units: input or target name -> unit in words (``{"N": "parameters", "loss": "nats/token"}``),
+        for axis labels.
     """
     if not os.path.isfile(path):
         raise JaxlawsError(f"no such data file: {os.fspath(path)!r}")
@@ -380,6 +392,7 @@ def from_csv(
         groups=labels(group),
         splits=labels(split),
         provenance=f"read from {os.fspath(path)}",
+        units=dict(units or {}),
     )
 
 

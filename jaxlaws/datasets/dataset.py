@@ -23,6 +23,9 @@ class Dataset:
       groups: ``[n]`` group labels, or None.
       splits: ``[n]`` split labels (``"train"``/``"test"``), or None.
       provenance: where the numbers come from.
+      units: column name (input or target) -> its unit in words (``"parameters"``, ``"tokens"``,
+        ``"nats/token"``; for a dimensionless column, what it measures), for axis labels; a
+        column not in it has no stated unit.
     """
 
     name: str
@@ -32,6 +35,7 @@ class Dataset:
     groups: np.ndarray | None = None
     splits: np.ndarray | None = None
     provenance: str = ""
+    units: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         y = np.asarray(self.y, dtype=np.float64)
@@ -58,6 +62,7 @@ class Dataset:
                 object.__setattr__(self, attr, v)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "units", {str(k): str(v) for k, v in dict(self.units or {}).items()})
 
     @property
     def n_points(self) -> int:

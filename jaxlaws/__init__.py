@@ -10,6 +10,7 @@ The public surface::
 
 from jaxlaws import analysis, datasets, devices, diagnostics, engine, laws, losses, plot, resample, solvers, starts
 from jaxlaws.bootstrap import BootstrapResult, bootstrap
+from jaxlaws.curve_fit import curve_fit
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.fit import FitResult, fit
 from jaxlaws.groupfit import GroupFit, fit_groups
@@ -23,6 +24,7 @@ __all__ = [
     "Batch",
     "BootstrapResult",
     "bootstrap",
+    "curve_fit",
     "FitResult",
     "GroupFit",
     "JaxlawsError",

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlaws.datasets import Dataset, load as load_dataset
+from jaxlaws.datasets import Dataset, coerce as coerce_dataset
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.law import Law
 from jaxlaws.laws import get as get_law
@@ -110,10 +110,7 @@ class Problem:
 def make_problem(law: Any, data: Any, loss: Any = "huber-log:1e-3", weights: Any = None) -> Problem:
     """Check ``law``, ``data`` and ``loss`` together; raise :class:`JaxlawsError` naming the problem."""
     law = get_law(law)
-    if isinstance(data, str):
-        data = load_dataset(data)
-    if not isinstance(data, Dataset):
-        raise JaxlawsError(f"data must be a jl.datasets.Dataset or a bundled dataset name, got {type(data).__name__}")
+    data = coerce_dataset(data)  # a Dataset, a bundled name, a DataFrame or a mapping of columns
     loss = parse_loss(loss)
     data.require(law.inputs)
     y = data.y

@@ -395,7 +395,9 @@ def test_fit_unknown_names():
 
 
 def test_fit_data_checks():
-    with pytest.raises(jl.JaxlawsError, match="data must be a jl.datasets.Dataset or a bundled dataset name, got dict"):
+    with pytest.raises(jl.JaxlawsError, match="data must be a jl.datasets.Dataset, a bundled dataset name, a DataFrame or a mapping"):
+        jl.fit("power_law", [1.0, 2.0])
+    with pytest.raises(jl.JaxlawsError, match="mapping has no target column 'loss'"):
         jl.fit("power_law", {"x": [1.0, 2.0]})
     with pytest.raises(jl.JaxlawsError, match=r"dataset 'arrays' lacks inputs \['N', 'D'\]"):
         jl.fit("chinchilla", _tiny([1.0, 0.5, 0.2, 0.1, 0.05]))

@@ -1,4 +1,5 @@
-"""Bundled datasets and loaders: ``load(name)``, ``names()``, ``from_csv(...)``, ``from_arrays(...)``."""
+"""Bundled datasets and loaders: ``load(name)``, ``names()``, ``from_csv(...)``, ``from_arrays(...)``,
+and ``coerce(...)`` for DataFrames and mappings of columns."""
 
 from __future__ import annotations
 
@@ -342,6 +343,96 @@ def load(name: str) -> Dataset:
     return _LOADERS[name][0]()
 
 
+def default_inputs(columns: Any, y: str | Any = "loss", group: str | None = None,
+                   split: str | None = None) -> dict[str, str]:
+    """The column mapping used when none is given: every column but the target(s), ``group`` and
+    ``split``, as a law input of its own name (``from_csv`` and :func:`coerce` both use it)."""
+    skip = {group, split, *([y] if isinstance(y, str) else y)}
+    return {str(c): str(c) for c in columns if str(c) not in skip}
+
+
+def _table_columns(obj: Any) -> dict[str, Any] | None:
+    """Column name -> values of a DataFrame-like object (``.columns`` and ``.to_numpy``: pandas,
+    polars, ...) or a mapping; None for anything else. pandas is never imported."""
+    if hasattr(obj, "columns") and hasattr(obj, "to_numpy"):
+        return {str(c): obj[c] for c in obj.columns}
+    if isinstance(obj, Mapping):
+        return {str(k): v for k, v in obj.items()}
+    return None
+
+
+def _values(col: Any) -> np.ndarray:
+    return np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col)
+
+
+def coerce(
+    obj: Any,
+    x: Mapping[str, str] | None = None,
+    y: str | list[str] | tuple[str, ...] | None = None,
+    group: str | None = None,
+    split: str | None = None,
+    name: str | None = None,
+) -> Dataset:
+    """A :class:`Dataset` from what a user hands in where data is accepted.
+
+    ``obj`` may be a Dataset (returned as is), a bundled dataset name, a DataFrame-like object
+    (anything with ``.columns`` and ``.to_numpy``, e.g. a pandas or polars DataFrame), or a
+    mapping of column name -> values (a dict of lists or arrays). For a table, the columns are
+    chosen as :func:`from_csv` chooses them:
+
+    Args:
+      x: law input name -> column name (default: every column but ``y``, ``group`` and
+        ``split``, under its own name).
+      y: the target column (default ``"loss"``), or a list of columns for a law with several
+        outputs (``[n, k]``).
+      group, split: optional columns of group labels and train/test labels.
+      name: the dataset's name (default ``"dataframe"`` or ``"mapping"``).
+    """
+    if isinstance(obj, Dataset) or isinstance(obj, str):
+        if any(v is not None for v in (x, y, group, split)):
+            raise JaxlawsError("x=, y=, group= and split= choose columns of a table; a Dataset has its columns already")
+        return obj if isinstance(obj, Dataset) else load(obj)
+    cols = _table_columns(obj)
+    if cols is None:
+        raise JaxlawsError("data must be a jl.datasets.Dataset, a bundled dataset name, a DataFrame or a mapping of "
+                           f"column name -> values, got {type(obj).__name__}")
+    where = name or ("dataframe" if hasattr(obj, "columns") else "mapping")
+    y = "loss" if y is None else y
+    targets = [y] if isinstance(y, str) else list(y)
+
+    def pick(col: str, role: str) -> Any:
+        if col not in cols:
+            hint = "y=COLUMN" if role == "target" else "x={INPUT: COLUMN}" if role == "input" else f"{role}=COLUMN"
+            raise JaxlawsError(f"{where} has no {role} column {col!r} (columns: {list(cols)}); "
+                               f"name it with jl.datasets.coerce(data, {hint})")
+        return cols[col]
+
+    def numbers(col: str, role: str) -> np.ndarray:
+        v = _values(pick(col, role))
+        try:
+            return np.asarray(v, np.float64)
+        except (TypeError, ValueError):
+            first = v.flat[0] if v.size else None
+            raise JaxlawsError(f"{where}: {role} column {col!r} is not numeric (first value {first!r}); "
+                               "choose the input columns with jl.datasets.coerce(data, x={INPUT: COLUMN})") from None
+
+    if x is None:
+        x = default_inputs(cols, targets, group, split)
+    inputs = {k: numbers(c, "input") for k, c in x.items()}
+    ys = [numbers(c, "target") for c in targets]
+    if len({v.shape for v in ys}) > 1:
+        raise JaxlawsError(f"{where}: target columns {targets} differ in length")
+    return Dataset(
+        name=where,
+        inputs=inputs,
+        y=ys[0] if isinstance(y, str) else np.stack(ys, axis=-1),
+        target=y if isinstance(y, str) else ",".join(targets),
+        groups=None if group is None else _values(pick(group, "group")),
+        splits=None if split is None else _values(pick(split, "split")),
+        provenance=f"from a {type(obj).__name__}",
+    )
+
+
 def from_arrays(x: Mapping[str, Any], y: Any, name: str = "arrays", **kw: Any) -> Dataset:
     """A dataset from input arrays ``x`` (name -> ``[n]``) and target ``y``."""
     return Dataset(name=name, inputs=dict(x), y=y, **kw)
@@ -373,7 +464,7 @@ def from_csv(
     if not rows:
         raise JaxlawsError(f"{where} has a header but no rows")
     if x is None:
-        x = {c: c for c in header if c not in {y, group, split}}
+        x = default_inputs(header, y, group, split)
     inputs = {k: _column(header, rows, c, where) for k, c in x.items()}
 
     def labels(col: str | None) -> np.ndarray | None:
@@ -396,4 +487,4 @@ def from_csv(
     )
 
 
-__all__ = ["Dataset", "load", "names", "describe", "from_csv", "from_arrays"]
+__all__ = ["Dataset", "load", "names", "describe", "from_csv", "from_arrays", "coerce", "default_inputs"]

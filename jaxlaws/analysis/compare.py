@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxlaws.datasets import Dataset, load as load_dataset
+from jaxlaws.datasets import Dataset, coerce as coerce_dataset
 from jaxlaws.diagnostics import information
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.fit import FitResult, fit
@@ -125,10 +125,7 @@ def _information(prob: Any, pred_obs: np.ndarray, k: int) -> tuple[float, float]
 
 
 def _split(data: Any) -> tuple[Dataset, Dataset]:
-    if isinstance(data, str):
-        data = load_dataset(data)
-    if not isinstance(data, Dataset):
-        raise JaxlawsError("data must be a Dataset or a bundled dataset name")
+    data = coerce_dataset(data)  # a Dataset, a bundled name, a DataFrame or a mapping of columns
     return data.split("train"), data.split("test")
 
 

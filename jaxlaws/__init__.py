@@ -13,7 +13,7 @@ from jaxlaws.bootstrap import BootstrapResult, bootstrap
 from jaxlaws.curve_fit import curve_fit
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.fit import FitResult, fit
-from jaxlaws.groupfit import GroupFit, fit_groups
+from jaxlaws.groupfit import GroupFit, SharedFit, fit_groups
 from jaxlaws.law import Law, Param, law
 from jaxlaws.problem import Batch, Problem, make_problem
 from jaxlaws.solvers.status import Status
@@ -32,6 +32,7 @@ __all__ = [
     "Law",
     "Param",
     "Problem",
+    "SharedFit",
     "Status",
     "analysis",
     "datasets",

@@ -54,6 +54,17 @@ def per_run(data: Dataset, name: str) -> np.ndarray:
     return out
 
 
+def ranges(data: Dataset, by: str = "C") -> tuple[np.ndarray, np.ndarray]:
+    """``(first [R], last [R])``: each run's smallest and largest ``by`` (runs in :func:`run_labels` order)."""
+    labels, inv = run_labels(data)
+    x = np.asarray(data.column(by), np.float64)
+    first = np.full(len(labels), np.inf)
+    last = np.full(len(labels), -np.inf)
+    np.minimum.at(first, inv, x)
+    np.maximum.at(last, inv, x)
+    return first, last
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Readout:
     """Each run's value of one column at budgets.
@@ -147,4 +158,4 @@ def read(data: Dataset, budgets: Any, by: str = "C", column: str | None = None) 
                    n_checkpoints=n_ck)
 
 
-__all__ = ["EDGE_RTOL", "Readout", "check_budgets", "per_run", "read", "run_labels"]
+__all__ = ["EDGE_RTOL", "Readout", "check_budgets", "per_run", "ranges", "read", "run_labels"]

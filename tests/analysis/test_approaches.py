@@ -303,6 +303,22 @@ def test_compare_table(comparison):
     assert comparison.to_dict()["hoffmann_table2"]["parametric"]["a"] == 0.46
 
 
+def test_compare_reports_an_approach_that_locates_nothing():
+    # sizes up to 10^7.5, below N* at every budget (8e7 at C = 1e18): every IsoFLOP minimum is outside
+    # the sizes, so Approach 2 has no exponent; the comparison says so and keeps the other two
+    ds = curves_data(np.logspace(6.0, 7.5, 16), run_sd=0.004, ck_sd=0.004, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JaxlawsWarning)
+        res = ap.compare(ds, n_boot=0, starts=32, isoflop_budgets=BUDGETS)
+    assert [f.approach for f in res.frontiers] == ["envelope", "parametric"]
+    assert "fewer than two budgets located" in res.missing["isoflop"]
+    assert "| Approach 2: IsoFLOP profiles | none | none |" in res.table()
+    assert res.warnings[0].startswith("Approach 2: IsoFLOP profiles: no frontier")
+    assert res["envelope"].flags.count("edge") == len(res["envelope"].flags)  # pinned to the largest size
+    with pytest.raises(JaxlawsError):
+        res["isoflop"]
+
+
 def test_plot_frontiers(comparison, tmp_path):
     import matplotlib
 

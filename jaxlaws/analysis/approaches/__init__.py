@@ -17,8 +17,8 @@ from jaxlaws.analysis.approaches.approach3 import parametric
 from jaxlaws.analysis.approaches.cli import add_arguments, run_cli
 from jaxlaws.analysis.approaches.comparison import HOFFMANN_TABLE2, Comparison, compare
 from jaxlaws.analysis.approaches.figure import plot_frontiers
-from jaxlaws.analysis.approaches.frontier import APPROACHES, Frontier, loglog_fit, run_resamples
+from jaxlaws.analysis.approaches.frontier import APPROACHES, Frontier, NoFrontier, loglog_fit, run_resamples
 
-__all__ = ["APPROACHES", "Comparison", "Frontier", "HOFFMANN_TABLE2", "PARABOLA", "add_arguments", "compare",
-           "default_budgets", "envelope", "isoflop", "loglog_fit", "parametric", "plot_frontiers", "run_cli",
-           "run_resamples"]
+__all__ = ["APPROACHES", "Comparison", "Frontier", "HOFFMANN_TABLE2", "NoFrontier", "PARABOLA", "add_arguments",
+           "compare", "default_budgets", "envelope", "isoflop", "loglog_fit", "parametric", "plot_frontiers",
+           "run_cli", "run_resamples"]

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from jaxlaws.analysis.approaches.approach1 import envelope
+from jaxlaws.analysis.approaches.approach1 import budget_range, envelope
 from jaxlaws.analysis.approaches.approach2 import isoflop
 from jaxlaws.analysis.approaches.approach3 import parametric
-from jaxlaws.analysis.approaches.frontier import Frontier
+from jaxlaws.analysis.approaches.frontier import APPROACHES, Frontier, NoFrontier
 from jaxlaws.datasets import coerce
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.intervals import check_level
@@ -34,21 +34,23 @@ class Comparison:
     """Frontiers estimated several ways from the same data.
 
     Attributes:
-      frontiers: one :class:`Frontier` per approach, in the order run.
+      frontiers: one :class:`Frontier` per approach that located one, in the order run.
       target: the compute budget N* and D* are reported at (FLOPs).
       level: the interval level of the summaries.
       data: the dataset's name.
+      missing: approach -> why it has no frontier (fewer than two budgets located on these data).
     """
 
     frontiers: tuple[Frontier, ...]
     target: float
     level: float = 0.9
     data: str = ""
+    missing: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_level(self.level)
         if not self.frontiers:
-            raise JaxlawsError("a comparison needs at least one frontier")
+            raise JaxlawsError(f"no approach located a frontier: {'; '.join(self.missing.values())}")
 
     def __getitem__(self, approach: str) -> Frontier:
         for f in self.frontiers:
@@ -58,7 +60,8 @@ class Comparison:
 
     @property
     def warnings(self) -> list[str]:
-        return [w for f in self.frontiers for w in f.warnings]
+        return [f"{APPROACHES[k]}: no frontier: {v}" for k, v in self.missing.items()] + [
+            w for f in self.frontiers for w in f.warnings]
 
     def rows(self) -> list[dict[str, Any]]:
         """One summary per approach: exponents with intervals, N*, D* at the target with intervals."""
@@ -88,12 +91,14 @@ class Comparison:
                 f"| {r['b']:.3f} [{r['b_ci'][0]:.3f}, {r['b_ci'][1]:.3f}] "
                 f"| {_fmt(n[0])} [{_fmt(n[1])}, {_fmt(n[2])}]{ext} | {_fmt(d[0])} [{_fmt(d[1])}, {_fmt(d[2])}]{ext} "
                 f"| {r['budgets_used']} of {r['budgets']} | {r['n_used']} of {r['n_boot']} | {len(r['warnings'])} |")
+        for k, why in self.missing.items():
+            lines.append(f"| {APPROACHES[k]} | none | none | | | {why} | | |")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {"data": self.data, "target": self.target, "level": self.level,
                 "frontiers": [f.to_dict(self.level) for f in self.frontiers], "rows": self.rows(),
-                "hoffmann_table2": HOFFMANN_TABLE2}
+                "missing": dict(self.missing), "hoffmann_table2": HOFFMANN_TABLE2}
 
     def __str__(self) -> str:
         return self.table()
@@ -117,13 +122,24 @@ def compare(data: Any, budgets: Any = None, target: float | None = None, *, leve
     """
     data = coerce(data)
     check_level(level)
-    env = envelope(data, budgets, n_boot=n_boot, seed=seed, by=by)
-    iso = isoflop(data, isoflop_budgets, isoflop_law, n_boot=n_boot, seed=seed, window=window, by=by,
-                  **dict(isoflop_options or {}))
-    lo, hi = float(env.budgets.min()), float(env.budgets.max())
-    par = parametric(data if fit is None else fit, np.logspace(np.log10(lo), np.log10(hi), 20), law=law, loss=loss,
-                     starts=starts, n_boot=n_boot, seed=seed, **fit_options)
-    target = hi if target is None else float(target)
-    if not (np.isfinite(target) and target > 0):
+    if target is not None and not (np.isfinite(float(target)) and float(target) > 0):
         raise JaxlawsError(f"target must be a positive compute budget, got {target!r}")
-    return Comparison(frontiers=(env, iso, par), target=target, level=level, data=data.name)
+    got, missing = [], {}
+    lo, hi = budget_range(data, by)
+    runs = (
+        ("envelope", lambda: envelope(data, budgets, n_boot=n_boot, seed=seed, by=by)),
+        ("isoflop", lambda: isoflop(data, isoflop_budgets, isoflop_law, n_boot=n_boot, seed=seed, window=window,
+                                    by=by, **dict(isoflop_options or {}))),
+        # over the envelope's span when there is one (the same budgets on the plot), else the data's
+        ("parametric", lambda: parametric(data if fit is None else fit, np.logspace(
+            *np.log10([got[0].budgets.min(), got[0].budgets.max()] if got else [lo, hi]), 20), law=law, loss=loss,
+            starts=starts, n_boot=n_boot, seed=seed, **fit_options)),
+    )
+    for name, run in runs:
+        try:
+            got.append(run())
+        except NoFrontier as e:  # the data locate no optimum this way: say so in the table, run the others
+            missing[name] = str(e)
+    target = float(max(f.budgets.max() for f in got)) if target is None and got else target
+    return Comparison(frontiers=tuple(got), target=float(target if target is not None else hi), level=level,
+                      data=data.name, missing=missing)

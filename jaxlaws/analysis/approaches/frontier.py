@@ -32,6 +32,11 @@ USED_FLAGS = ("ok", "edge")
 FEW_USABLE = 0.9
 
 
+class NoFrontier(JaxlawsError):
+    """The data located a compute-optimal size at fewer than two budgets: no exponent can be fitted
+    (an outcome of the data, not bad input; :func:`~jaxlaws.analysis.approaches.compare` records it)."""
+
+
 def run_resamples(n_runs: int, n_boot: int, seed: int) -> np.ndarray:
     """``[n_boot, n_runs]`` multinomial counts: runs drawn with replacement, runs in sorted-label
     order. The draw is the one ``jl.bootstrap(..., scheme="groups", groups=runs, seed=seed)`` makes
@@ -119,7 +124,7 @@ class Frontier:
         a, ln = loglog_fit(budgets, N, use)
         b, ld = loglog_fit(budgets, D, use)
         if not np.isfinite(a[0]):
-            raise JaxlawsError(f"{APPROACHES[approach]}: fewer than two budgets located a compute-optimal size "
+            raise NoFrontier(f"{APPROACHES[approach]}: fewer than two budgets located a compute-optimal size "
                                "on the full data, so no exponent can be fitted; choose budgets that more runs reach")
         n_used = int(np.sum(np.isfinite(a[1:]) & np.isfinite(b[1:])))
         warnings = tuple(warnings)

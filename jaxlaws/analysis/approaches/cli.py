@@ -14,12 +14,13 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from jaxlaws.errors import JaxlawsError
+from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -105,9 +106,11 @@ def run_cli(args: argparse.Namespace) -> int:
         except ValueError:
             raise JaxlawsError(f"--starts takes 'grid' or a number, got {starts!r}") from None
     data = load(args)
-    res = compare(data, _numbers(args.budgets, "--budgets"), args.target, level=args.level, n_boot=args.n_boot,
-                  seed=args.seed, isoflop_budgets=_numbers(args.isoflop_budgets, "--isoflop-budgets"),
-                  window=args.window, law=args.law, loss=args.loss, starts=starts)
+    with warnings.catch_warnings():  # each is in the result, and printed once below
+        warnings.simplefilter("ignore", JaxlawsWarning)
+        res = compare(data, _numbers(args.budgets, "--budgets"), args.target, level=args.level, n_boot=args.n_boot,
+                      seed=args.seed, isoflop_budgets=_numbers(args.isoflop_budgets, "--isoflop-budgets"),
+                      window=args.window, law=args.law, loss=args.loss, starts=starts)
     print(res.table())
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)

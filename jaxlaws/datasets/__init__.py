@@ -1,5 +1,6 @@
 """Bundled datasets and loaders: ``load(name)``, ``names()``, ``from_csv(...)``, ``from_arrays(...)``,
-and ``coerce(...)`` for DataFrames and mappings of columns."""
+and ``coerce(...)`` for DataFrames and mappings of columns; :mod:`~jaxlaws.datasets.curves` reads
+training curves (each run's loss at given budgets)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxlaws.datasets import curves
 from jaxlaws.datasets.dataset import Dataset
 from jaxlaws.errors import JaxlawsError
 
@@ -92,6 +94,60 @@ def _moe() -> Dataset:
         splits=_split_labels(N == N.max()),
         provenance=_provenance("moe_SOURCE.md"),
         units={"E": "experts", "N": "dense parameters", "loss_validation": "nats/token"},
+    )
+
+
+# Clark et al.'s runs see 256 sequences of 2048 tokens per step: the file's flops_per_step (a
+# forward pass of one step) is T (2N + 2 V d_model + c L h d_head) for the dense runs, and a
+# least-squares fit with T free gives T = 5.235e5 = 2^19 to 0.15% and V = 31,943 (a 32,000-entry
+# vocabulary); see routing_curves_SOURCE.md.
+ROUTING_TOKENS_PER_STEP = 256 * 2048
+# Every column of the DeepMind file but the target, and where each goes: inputs (a law may read
+# them) or extra columns (labels, architecture and the other evaluation losses, which have NaNs).
+_ROUTING_EXTRA_NUMERIC = ("hyper_id", "seed", "routing_frequency", "flop_increase", "d_model", "num_blocks",
+                          "num_heads", "kqv_size", "loss_c4", "loss_curation_corpus", "loss_lambada", "loss_pile",
+                          "loss_wikitext103")
+
+
+def _routing_curves() -> Dataset:
+    header, rows = _read_csv(_DATA / "routing_curves.csv.gz")
+    where = "bundled routing_curves data"
+    for name in ("router_type", "model_size_label", "loss_validation"):
+        if name not in header:
+            raise JaxlawsError(f"unknown column {name!r} in {where}; columns are {header}")
+    if any(len(r) != len(header) for r in rows):
+        bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
+        raise JaxlawsError(f"{where} row {bad + 2} has {len(rows[bad])} fields, expected {len(header)}")
+    # Dropped: step 0 (the untrained model, C = D = 0: nothing to read in log space) and the 8
+    # rows with no validation loss (extra checkpoints at step 248000 that only logged other losses).
+    j_loss = header.index("loss_validation")
+    steps = _column(header, rows, "step", where)
+    keep = [r for r, s in zip(rows, steps) if s > 0 and r[j_loss].strip()]
+    col = lambda name: _column(header, keep, name, where)  # noqa: E731
+
+    def maybe(name: str) -> np.ndarray:  # a column with empty cells: NaN there
+        j = header.index(name)
+        return np.array([float(r[j]) if r[j].strip() else np.nan for r in keep])
+
+    step, N, fps = col("step"), col("dense_parameter_count"), col("flops_per_step")
+    D = step * ROUTING_TOKENS_PER_STEP
+    text = lambda name: np.array([r[header.index(name)] for r in keep])  # noqa: E731
+    router = text("router_type")
+    hyper = text("hyper_id")
+    return Dataset(
+        name="routing_curves",
+        inputs={"N": N, "N_total": col("total_parameter_count"), "E": col("num_experts"), "k": col("k"),
+                "step": step, "D": D, "C": 6.0 * N * D, "C_fwd": step * fps, "C_step": fps},
+        y=col("loss_validation"),
+        target="loss_validation",
+        runs=np.array([f"{a}-{h}" for a, h in zip(router, hyper)]),
+        extra={"router_type": router, "model_size_label": text("model_size_label"),
+               **{k: maybe(k) for k in _ROUTING_EXTRA_NUMERIC}},
+        provenance=_provenance("routing_curves_SOURCE.md"),
+        units={"N": "parameters (seen by one token)", "N_total": "parameters (all experts)", "E": "experts",
+               "k": "experts per token", "step": "steps", "D": "tokens", "C": "FLOPs (6ND)",
+               "C_fwd": "forward FLOPs (the file's estimate)", "C_step": "forward FLOPs per step",
+               "loss_validation": "nats/token"},
     )
 
 
@@ -315,6 +371,8 @@ def _easy_question() -> Dataset:
 _LOADERS: dict[str, tuple[Callable[[], Dataset], str]] = {
     "chinchilla": (lambda: _chinchilla(0), "Hoffmann et al. Fig. 4 points as read by Epoch AI (245 rows; N, D = C/(6N), C -> loss)"),
     "chinchilla_epoch": (lambda: _chinchilla(5), "the 240 rows of Epoch AI's headline fit (5 highest-loss rows dropped)"),
+    "routing_curves": (_routing_curves, "Clark et al. routed LMs, every 10,000-step checkpoint of 223 runs (5568 rows; "
+                       "N, N_total, E, k, step, D, C = 6ND, C_fwd -> loss_validation; runs; Dense/Hash/S-Base/RL-R)"),
     "moe": (_moe, "Clark et al. routed LMs at step 249000 (221 rows; E, N -> loss_validation; test = largest N, 28 rows)"),
     "data_constrained": (_data_constrained, "Muennighoff-style data-constrained runs (182 rows; N, D, U -> loss; 161 train / 21 test)"),
     "vocab": (_vocab, "vocabulary scaling (1200 rows; N, V, D, C, embed_dim -> Lossu; test = vocab 96256, 120 rows)"),
@@ -344,10 +402,10 @@ def load(name: str) -> Dataset:
 
 
 def default_inputs(columns: Any, y: str | Any = "loss", group: str | None = None,
-                   split: str | None = None) -> dict[str, str]:
-    """The column mapping used when none is given: every column but the target(s), ``group`` and
-    ``split``, as a law input of its own name (``from_csv`` and :func:`coerce` both use it)."""
-    skip = {group, split, *([y] if isinstance(y, str) else y)}
+                   split: str | None = None, run: str | None = None) -> dict[str, str]:
+    """The column mapping used when none is given: every column but the target(s), ``group``,
+    ``split`` and ``run``, as a law input of its own name (``from_csv`` and :func:`coerce` both use it)."""
+    skip = {group, split, run, *([y] if isinstance(y, str) else y)}
     return {str(c): str(c) for c in columns if str(c) not in skip}
 
 
@@ -372,6 +430,7 @@ def coerce(
     group: str | None = None,
     split: str | None = None,
     name: str | None = None,
+    run: str | None = None,
 ) -> Dataset:
     """A :class:`Dataset` from what a user hands in where data is accepted.
 
@@ -387,10 +446,11 @@ def coerce(
         outputs (``[n, k]``).
       group, split: optional columns of group labels and train/test labels.
       name: the dataset's name (default ``"dataframe"`` or ``"mapping"``).
+      run: optional column of training-run labels (checkpoints of one run share a label).
     """
     if isinstance(obj, Dataset) or isinstance(obj, str):
-        if any(v is not None for v in (x, y, group, split)):
-            raise JaxlawsError("x=, y=, group= and split= choose columns of a table; a Dataset has its columns already")
+        if any(v is not None for v in (x, y, group, split, run)):
+            raise JaxlawsError("x=, y=, group=, split= and run= choose columns of a table; a Dataset has its columns already")
         return obj if isinstance(obj, Dataset) else load(obj)
     cols = _table_columns(obj)
     if cols is None:
@@ -417,7 +477,7 @@ def coerce(
                                "choose the input columns with jl.datasets.coerce(data, x={INPUT: COLUMN})") from None
 
     if x is None:
-        x = default_inputs(cols, targets, group, split)
+        x = default_inputs(cols, targets, group, split, run)
     inputs = {k: numbers(c, "input") for k, c in x.items()}
     ys = [numbers(c, "target") for c in targets]
     if len({v.shape for v in ys}) > 1:
@@ -429,6 +489,7 @@ def coerce(
         target=y if isinstance(y, str) else ",".join(targets),
         groups=None if group is None else _values(pick(group, "group")),
         splits=None if split is None else _values(pick(split, "split")),
+        runs=None if run is None else _values(pick(run, "run")),
         provenance=f"from a {type(obj).__name__}",
     )
 
@@ -445,6 +506,7 @@ def from_csv(
     group: str | None = None,
     split: str | None = None,
     units: Mapping[str, str] | None = None,
+    run: str | None = None,
 ) -> Dataset:
     """A dataset from a CSV with a header row.
 
@@ -456,6 +518,8 @@ def from_csv(
       group, split: optional columns of group labels and train/test labels.
       units: input or target name -> unit in words (``{"N": "parameters", "loss": "nats/token"}``),
         for axis labels.
+      run: optional column of training-run labels, for training curves (each run's rows are
+        its checkpoints; see :mod:`jaxlaws.datasets.curves`).
     """
     if not os.path.isfile(path):
         raise JaxlawsError(f"no such data file: {os.fspath(path)!r}")
@@ -464,7 +528,7 @@ def from_csv(
     if not rows:
         raise JaxlawsError(f"{where} has a header but no rows")
     if x is None:
-        x = default_inputs(header, y, group, split)
+        x = default_inputs(header, y, group, split, run)
     inputs = {k: _column(header, rows, c, where) for k, c in x.items()}
 
     def labels(col: str | None) -> np.ndarray | None:
@@ -482,9 +546,10 @@ def from_csv(
         target=y,
         groups=labels(group),
         splits=labels(split),
+        runs=labels(run),
         provenance=f"read from {os.fspath(path)}",
         units=dict(units or {}),
     )
 
 
-__all__ = ["Dataset", "load", "names", "describe", "from_csv", "from_arrays", "coerce", "default_inputs"]
+__all__ = ["Dataset", "curves", "load", "names", "describe", "from_csv", "from_arrays", "coerce", "default_inputs"]

@@ -1,4 +1,4 @@
-"""Dataset: named input columns, a target, optional groups and train/test split."""
+"""Dataset: named input columns, a target, optional groups, runs and train/test split."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ class Dataset:
       units: column name (input or target) -> its unit in words (``"parameters"``, ``"tokens"``,
         ``"nats/token"``; for a dimensionless column, what it measures), for axis labels; a
         column not in it has no stated unit.
+      runs: ``[n]`` training-run labels, or None: the points of one run are checkpoints of one
+        training curve (see :mod:`jaxlaws.datasets.curves`). Kept apart from ``groups`` on
+        purpose: groups choose what is fitted separately (``fit_groups``) and what a block
+        bootstrap draws by default, and a run is a finer unit than most groupings (a dataset
+        grouped by router type has many runs per group).
+      extra: column name -> ``[n]`` array of columns that are neither inputs nor the target
+        (other evaluation losses, labels); NaN is allowed here (a missing measurement), and
+        strings are kept as they are.
     """
 
     name: str
@@ -36,6 +44,8 @@ class Dataset:
     splits: np.ndarray | None = None
     provenance: str = ""
     units: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    runs: np.ndarray | None = None
+    extra: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         y = np.asarray(self.y, dtype=np.float64)
@@ -53,13 +63,20 @@ class Dataset:
         if not np.all(np.isfinite(y)):
             bad = int(np.argwhere(~np.isfinite(y))[0][0])
             raise JaxlawsError(f"dataset {self.name!r}: target {self.target!r} has NaN or inf at row {bad}")
-        for attr in ("groups", "splits"):
+        for attr in ("groups", "splits", "runs"):
             v = getattr(self, attr)
             if v is not None:
                 v = np.asarray(v)
                 if v.shape != (n,):
                     raise JaxlawsError(f"dataset {self.name!r}: {attr} has shape {v.shape}, target has {n} points")
                 object.__setattr__(self, attr, v)
+        extra = {}
+        for k, v in dict(self.extra or {}).items():
+            a = np.asarray(v)
+            if a.shape != (n,):
+                raise JaxlawsError(f"dataset {self.name!r}: extra column {k!r} has shape {a.shape}, target has {n} points")
+            extra[str(k)] = a
+        object.__setattr__(self, "extra", extra)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "units", {str(k): str(v) for k, v in dict(self.units or {}).items()})
@@ -81,6 +98,8 @@ class Dataset:
             y=self.y[idx],
             groups=None if self.groups is None else self.groups[idx],
             splits=None if self.splits is None else self.splits[idx],
+            runs=None if self.runs is None else self.runs[idx],
+            extra={k: v[idx] for k, v in self.extra.items()},
         )
 
     def split(self, which: str) -> Dataset:
@@ -91,6 +110,17 @@ class Dataset:
         if not mask.any():
             raise JaxlawsError(f"dataset {self.name!r} has no points in split {which!r}")
         return self.subset(mask, name=f"{self.name}[{which}]")
+
+    def column(self, name: str) -> np.ndarray:
+        """An input, the target (by its name) or an extra column, by name."""
+        if name in self.inputs:
+            return self.inputs[name]
+        if name == self.target:
+            return self.y
+        if name in self.extra:
+            return self.extra[name]
+        raise JaxlawsError(f"dataset {self.name!r} has no column {name!r}; inputs {sorted(self.inputs)}, "
+                           f"target {self.target!r}, extra {sorted(self.extra)}")
 
     def require(self, inputs: tuple[str, ...]) -> None:
         """Raise if any of ``inputs`` is not a column of this dataset."""

@@ -163,7 +163,7 @@ def test_from_csv_bad_files(tmp_path):
         jl.datasets.from_csv(text)
     short = tmp_path / "s.csv"
     short.write_text("N,loss\n1,2\n3\n")
-    with pytest.raises(jl.JaxlawsError, match="row 3 has 1 fields, expected 2"):
+    with pytest.raises(jl.JaxlawsError, match="row 3 has 1 fields, the header has 2"):
         jl.datasets.from_csv(short)
 
 

@@ -37,6 +37,60 @@ def _read_csv(path: Any) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
+_DELIMITERS = ",;\t|"
+
+
+def _read_user_csv(path: Any) -> tuple[list[str], list[list[str]]]:
+    """A user's CSV: UTF-8 with or without a byte-order mark, the delimiter (comma, semicolon,
+    tab or bar) read from the header line, header names stripped of surrounding spaces, blank
+    lines skipped; a duplicated or empty header name, or a row with another number of fields
+    than the header, is refused (row numbers count the header as row 1)."""
+    where = os.path.basename(os.fspath(path))
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise JaxlawsError(f"cannot read {where!r}: {_one_line(e)}") from None
+    first = text.split("\n", 1)[0]
+    if not first.strip():
+        raise JaxlawsError(f"CSV file {where!r} is empty (or its first line is blank)")
+    if str(path).endswith((".tsv", ".tsv.gz")):
+        delimiter = "\t"
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff(first, delimiters=_DELIMITERS).delimiter
+        except csv.Error:
+            delimiter = ","  # one column, or nothing to tell: the standard
+    try:
+        rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if r]
+    except csv.Error as e:
+        raise JaxlawsError(f"cannot read {where!r}: {_one_line(e)}") from None
+    header = [h.strip() for h in rows[0]]
+    for j, h in enumerate(header):
+        if not h:
+            raise JaxlawsError(f"{where}: column {j + 1} of the header has no name")
+        if header.index(h) != j:
+            raise JaxlawsError(f"{where}: column {h!r} appears twice in the header (columns {header.index(h) + 1} "
+                               f"and {j + 1})")
+    for i, r in enumerate(rows[1:]):
+        if len(r) != len(header):
+            raise JaxlawsError(f"{where} row {i + 2} has {len(r)} fields, the header has {len(header)} "
+                               f"(delimiter {delimiter!r})")
+    return header, rows[1:]
+
+
+def _is_text(rows: list[list[str]], j: int) -> bool:
+    """No field of column ``j`` is a number: a label column (run names, colour codes)."""
+    for r in rows:
+        try:
+            float(r[j])
+            return False
+        except ValueError:
+            continue
+    return True
+
+
 def _column(header: list[str], rows: list[list[str]], name: str, where: str) -> np.ndarray:
     if name not in header:
         raise JaxlawsError(f"unknown column {name!r} in {where}; columns are {header}")
@@ -511,9 +565,12 @@ def from_csv(
     """A dataset from a CSV with a header row.
 
     Args:
-      path: the file.
-      x: law input name -> column name (default: every column but ``y``,
-        ``group`` and ``split``, under its own name).
+      path: the file: UTF-8 (a byte-order mark is fine), comma-, semicolon-, tab- or
+        bar-separated (read from the header line; ``.tsv`` is tab), optionally gzipped
+        (``.gz``); quoted fields may hold delimiters and ``#``.
+      x: law input name -> column name (default: every numeric column but ``y``, ``group``,
+        ``split`` and ``run``, under its own name; columns with no number in them, such as
+        labels, are kept as extra columns, ``Dataset.column(name)``).
       y: target column.
       group, split: optional columns of group labels and train/test labels.
       units: input or target name -> unit in words (``{"N": "parameters", "loss": "nats/token"}``),
@@ -521,15 +578,20 @@ def from_csv(
       run: optional column of training-run labels, for training curves (each run's rows are
         its checkpoints; see :mod:`jaxlaws.datasets.curves`).
     """
+    if os.path.isdir(path):
+        raise JaxlawsError(f"{os.fspath(path)!r} is a directory, not a data file")
     if not os.path.isfile(path):
         raise JaxlawsError(f"no such data file: {os.fspath(path)!r}")
-    header, rows = _read_csv(path)
+    header, rows = _read_user_csv(path)
     where = os.path.basename(os.fspath(path))
     if not rows:
         raise JaxlawsError(f"{where} has a header but no rows")
+    text = set()
     if x is None:
-        x = default_inputs(header, y, group, split, run)
+        text = {c for j, c in enumerate(header) if _is_text(rows, j)}
+        x = {k: c for k, c in default_inputs(header, y, group, split, run).items() if c not in text}
     inputs = {k: _column(header, rows, c, where) for k, c in x.items()}
+    extra = {c: np.array([r[header.index(c)] for r in rows]) for c in text if c not in (group, split, run)}
 
     def labels(col: str | None) -> np.ndarray | None:
         if col is None:
@@ -549,6 +611,7 @@ def from_csv(
         runs=labels(run),
         provenance=f"read from {os.fspath(path)}",
         units=dict(units or {}),
+        extra=extra,
     )
 
 

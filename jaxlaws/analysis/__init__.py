@@ -1,13 +1,14 @@
 """What users compute from a fit: allocation, inversion, prediction bands, model comparison,
-backtests of extrapolation, profile-likelihood intervals."""
+backtests of extrapolation, profile-likelihood intervals, where to train next."""
 
-from jaxlaws.analysis import allocation, backtest, cliargs, compare, invert, predict, profile
+from jaxlaws.analysis import allocation, backtest, cliargs, compare, design, invert, predict, profile
 from jaxlaws.analysis.allocation import optimal
 from jaxlaws.analysis.backtest import Backtest, CutoffFit
 from jaxlaws.analysis.compare import Score
+from jaxlaws.analysis.design import Candidate, Design
 from jaxlaws.analysis.invert import Inversion
 from jaxlaws.analysis.predict import Prediction
 from jaxlaws.analysis.profile import Profile
 
-__all__ = ["allocation", "backtest", "cliargs", "compare", "invert", "predict", "profile", "optimal", "Backtest",
-           "CutoffFit", "Inversion", "Prediction", "Profile", "Score"]
+__all__ = ["allocation", "backtest", "cliargs", "compare", "design", "invert", "predict", "profile", "optimal",
+           "Backtest", "Candidate", "CutoffFit", "Design", "Inversion", "Prediction", "Profile", "Score"]

@@ -155,3 +155,59 @@ def predict(result: FitResult | BootstrapResult, inputs: Mapping[str, Any], leve
                     np.random.default_rng(seed), draws_per_replicate(len(s.samples)))
     olo, ohi = Samples(s.estimate, obs).ci(level, "percentile")
     return Prediction(s.estimate, lo, hi, s.samples, level, olo, ohi, obs)
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+def add_arguments(p: Any) -> None:
+    """The ``jaxlaws predict`` arguments: the data and law of ``jaxlaws fit``, and ``--at``."""
+    from jaxlaws.analysis import cliargs
+
+    cliargs.add_data_arguments(p)
+    p.add_argument("--at", action="append", default=[], required=True, metavar="INPUT=V1,V2,...",
+                   help="where to predict: one per law input, values comma-separated (broadcast together)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="resamples for the band and the interval")
+    p.add_argument("--level", type=float, default=0.9, help="level of the band and the interval")
+
+
+def run_cli(args: Any) -> int:
+    """Run ``jaxlaws predict``: fit, bootstrap, print estimate, band and interval per input."""
+    import jaxlaws as jl
+    from jaxlaws.analysis import cliargs
+
+    cliargs.check_writable(args.json)
+    at: dict[str, list[float]] = {}
+    for item in args.at:
+        if "=" not in item:
+            raise JaxlawsError(f"--at takes INPUT=V1,V2,..., got {item!r}")
+        k, v = item.split("=", 1)
+        at[k.strip()] = cliargs.floats(v, f"--at {k.strip()}")
+    try:
+        x = {k: v for k, v in zip(at, np.broadcast_arrays(*[np.asarray(v, np.float64) for v in at.values()]))}
+    except ValueError:
+        raise JaxlawsError("--at lists must have one length (or length 1)") from None
+    if args.bootstrap < 2:
+        raise JaxlawsError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
+    level = check_level(args.level)
+    law = jl.laws.get(args.law)
+    missing = [k for k in law.inputs if k not in x]
+    if missing:
+        raise JaxlawsError(f"law {law.name!r} needs --at for inputs {missing}")
+    data = cliargs.load_data(args)
+    res = jl.fit(law, data, loss=args.loss, starts=cliargs.starts(args.starts), solver=args.solver, seed=args.seed)
+    boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver, fit=res)
+    pr = predict(boot, x, level=level, seed=args.seed)
+    names = list(law.inputs)
+    print(f"{law.name} on {data.name} ({res.loss}); {boot.n_used} of {boot.n} resamples used; {level:.0%} band of the "
+          f"mean (parameter uncertainty) and {level:.0%} prediction interval of a new observation (plus noise)")
+    print("  " + " ".join(f"{k:>12s}" for k in names) + f" {'estimate':>12s} {'band lo':>12s} {'band hi':>12s}"
+          f" {'interval lo':>12s} {'interval hi':>12s}")
+    for i in range(len(pr.estimate)):
+        print("  " + " ".join(f"{x[k][i]:>12.5g}" for k in names) + f" {pr.estimate[i]:>12.6g} {pr.lo[i]:>12.6g}"
+              f" {pr.hi[i]:>12.6g} {pr.obs_lo[i]:>12.6g} {pr.obs_hi[i]:>12.6g}")
+    if args.json:
+        cliargs.write_json(args.json, {"law": law.name, "data": data.name, "loss": res.loss, "params": res.params,
+                                       "n_resamples": boot.n, "n_used": boot.n_used,
+                                       "inputs": {k: v.tolist() for k, v in x.items()}, **pr.to_dict()})
+        print(f"results written to {args.json}")
+    return 0

@@ -1,6 +1,7 @@
-"""predict(): the band comes from the bootstrap replicates."""
+"""predict(): the band of the mean and the prediction interval come from the bootstrap replicates."""
 
 import numpy as np
+import pytest
 
 import jaxlaws as jl
 from jaxlaws.analysis.predict import predict
@@ -79,3 +80,28 @@ def test_coverage_of_band_and_interval():
     assert abs(np.mean(band_hits) - 0.9) < 3 * sd, np.mean(band_hits)
     assert abs(np.mean(obs_hits) - 0.9) < 3 * sd, np.mean(obs_hits)
     assert np.mean(band_obs_hits) < 0.5
+
+
+def test_cli(tmp_path, capsys):
+    import argparse
+    import json
+
+    from jaxlaws.analysis import predict as predict_mod
+
+    rng = np.random.default_rng(2)
+    x = np.logspace(0, 3, 30)
+    csv = tmp_path / "p.csv"
+    np.savetxt(csv, np.c_[x, 2.0 * x**-0.3 * np.exp(0.05 * rng.standard_normal(30))], delimiter=",",
+               header="x,loss", comments="")
+    p = argparse.ArgumentParser()
+    predict_mod.add_arguments(p)
+    out = tmp_path / "pr.json"
+    args = p.parse_args(["--data", str(csv), "--law", "power_law", "--x", "x=x", "--loss", "mse-log", "--starts", "4",
+                         "--bootstrap", "100", "--at", "x=10,1e4", "--json", str(out)])
+    assert predict_mod.run_cli(args) == 0
+    assert "prediction interval of a new observation" in capsys.readouterr().out
+    d = json.loads(out.read_text())
+    assert len(d["estimate"]) == 2 and d["band"]["lo"][1] > d["interval"]["lo"][1]
+    bad = p.parse_args(["--data", str(csv), "--law", "power_law", "--x", "x=x", "--at", "y=1"])
+    with pytest.raises(jl.JaxlawsError, match="needs --at for inputs"):
+        predict_mod.run_cli(bad)

@@ -148,6 +148,11 @@ class Batch:
       obs_index, weight_index: ``[L]`` which row of ``obs`` / ``weights`` each lane uses.
       fit_index: ``[L]`` which fit each lane belongs to (``0 .. n_fits-1``): the best lane of
         every fit is its answer.
+      lower, upper: ``[Bb, P]`` rows of internal-coordinate bounds, each inside the law's box
+        (default: one row, the law's own bounds). A row with ``lower == upper`` in a coordinate
+        holds that parameter at the value for the lanes that use it (a profile likelihood's
+        constrained refits run so, every value in one call).
+      bound_index: ``[L]`` which row of bounds each lane uses (default: 0).
     """
 
     problem: Problem
@@ -157,9 +162,13 @@ class Batch:
     obs_index: np.ndarray
     weight_index: np.ndarray
     fit_index: np.ndarray
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    bound_index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        L, P = np.shape(self.theta0)[0], self.problem.law.n_params
+        law = self.problem.law
+        L, P = np.shape(self.theta0)[0], law.n_params
         m = self.problem.obs.shape[0]
         theta0 = np.asarray(self.theta0, np.float64)
         if theta0.shape != (L, P):
@@ -167,11 +176,21 @@ class Batch:
         for name, rows in (("obs", self.obs), ("weights", self.weights)):
             if np.ndim(rows) != 2 or np.shape(rows)[1] != m:
                 raise JaxlawsError(f"{name} rows have shape {np.shape(rows)}, expected [rows, {m}]")
-        for name, idx, hi in (("obs_index", self.obs_index, len(self.obs)),
-                              ("weight_index", self.weight_index, len(self.weights)),
-                              ("fit_index", self.fit_index, None)):
+        lo = law.lower[None] if self.lower is None else np.asarray(self.lower, np.float64)
+        hi = law.upper[None] if self.upper is None else np.asarray(self.upper, np.float64)
+        if lo.ndim != 2 or lo.shape[1:] != (P,) or hi.shape != lo.shape:
+            raise JaxlawsError(f"bound rows have shapes {lo.shape} and {hi.shape}, expected [rows, {P}] both")
+        if not np.all((law.lower <= lo) & (lo <= hi) & (hi <= law.upper)):
+            raise JaxlawsError("bound rows must satisfy law.lower <= lower <= upper <= law.upper (internal coordinates)")
+        object.__setattr__(self, "lower", lo)
+        object.__setattr__(self, "upper", hi)
+        bound_index = np.zeros(L, np.int32) if self.bound_index is None else self.bound_index
+        for name, idx, hi_ in (("obs_index", self.obs_index, len(self.obs)),
+                               ("weight_index", self.weight_index, len(self.weights)),
+                               ("bound_index", bound_index, len(lo)),
+                               ("fit_index", self.fit_index, None)):
             idx = np.asarray(idx, np.int32)
-            if idx.shape != (L,) or (L and (idx.min() < 0 or (hi is not None and idx.max() >= hi))):
+            if idx.shape != (L,) or (L and (idx.min() < 0 or (hi_ is not None and idx.max() >= hi_))):
                 raise JaxlawsError(f"{name} must be [{L}] indices into its rows")
             object.__setattr__(self, name, idx)
         object.__setattr__(self, "theta0", theta0)
@@ -207,4 +226,9 @@ class Batch:
     def take(self, order: np.ndarray) -> Batch:
         """The same lanes in the order ``order [L]`` (for queue ordering)."""
         return dataclasses.replace(self, theta0=self.theta0[order], obs_index=self.obs_index[order],
-                                   weight_index=self.weight_index[order], fit_index=self.fit_index[order])
+                                   weight_index=self.weight_index[order], fit_index=self.fit_index[order],
+                                   bound_index=self.bound_index[order])
+
+    def lane_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower [L, P], upper [L, P])``: each lane's bounds (internal coordinates)."""
+        return self.lower[self.bound_index], self.upper[self.bound_index]

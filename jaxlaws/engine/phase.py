@@ -45,12 +45,12 @@ def _setup(batch: Batch, solver: Solver, x64: bool, chunk: int | None) -> _Setup
     dt = jnp.float64 if x64 else jnp.float32
     data = jax.device_put(Data(
         {k: jnp.asarray(v, dt) for k, v in prob.inputs.items()}, jnp.asarray(batch.obs, dt),
-        jnp.asarray(batch.weights, dt), jnp.asarray(prob.law.lower, dt), jnp.asarray(prob.law.upper, dt),
+        jnp.asarray(batch.weights, dt), jnp.asarray(batch.lower, dt), jnp.asarray(batch.upper, dt),
     ), mesh.replicated())
     shape = CACHE.slot_shape(prob.law, prob.loss, solver, K * n_dev, data)
     lanes = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shape)._replace(status=np.full(K * n_dev, EMPTY, np.int32))
     z = np.zeros(K * n_dev, np.int32)
-    empty = jax.device_put(Slots(lanes, np.full(K * n_dev, -1, np.int32), z, z), mesh.lane_sharding())
+    empty = jax.device_put(Slots(lanes, np.full(K * n_dev, -1, np.int32), z, z, z), mesh.lane_sharding())
     return _Setup(K, dt, data, shape, empty)
 
 
@@ -58,7 +58,7 @@ def _args(s: _Setup, slots: Slots, batch: Batch, q: np.ndarray, steps0: np.ndarr
     """The queue program's arguments: slots, the queued lanes ``q`` (-1: none), the flag, the data."""
     qi = np.maximum(q, 0)
     queued = jax.device_put(Queue(batch.theta0[qi].astype(s.dtype), q, batch.obs_index[qi], batch.weight_index[qi],
-                                  steps0[qi]), mesh.lane_sharding())
+                                  batch.bound_index[qi], steps0[qi]), mesh.lane_sharding())
     return slots, queued, jax.device_put(jnp.asarray(final), mesh.replicated()), s.data
 
 

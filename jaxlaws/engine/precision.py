@@ -91,8 +91,8 @@ def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
                + phase.compile_ahead(batch, refine, True, options.chunk))
     first = phase.run(batch, coarse, False, options.chunk)
     restart = Status.failed_mask(first.status) | ~np.isfinite(first.value)
-    law = batch.problem.law
-    start = np.where(restart[:, None], batch.theta0, np.clip(first.theta, law.lower, law.upper))
+    lower, upper = batch.lane_bounds()
+    start = np.where(restart[:, None], batch.theta0, np.clip(first.theta, lower, upper))
     used = np.where(restart, 0, np.minimum(first.steps, max(solver.max_steps - POLISH_STEPS, 0)))
     # The polish queue runs the lanes likely to need many float64 steps first, so that they
     # overlap the many short polishes instead of trailing alone at the end (see polish_order).

@@ -74,7 +74,7 @@ class ProgramCache:
         if key not in self.shapes:
             theta = jax.ShapeDtypeStruct((K, law.n_params), data.lower.dtype)
             self.shapes[key] = jax.eval_shape(
-                jax.vmap(lambda t: iterate.init(solver, t, data.lower, data.upper)), theta)
+                jax.vmap(lambda t: iterate.init(solver, t, data.lower[0], data.upper[0])), theta)
         return self.shapes[key]
 
     def get(self, law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, float]:

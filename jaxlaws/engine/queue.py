@@ -31,13 +31,13 @@ Array = Any
 
 
 class Data(NamedTuple):
-    """What every lane on a device reads (replicated): inputs, observation and weight rows, bounds."""
+    """What every lane on a device reads (replicated): inputs, observation, weight and bound rows."""
 
     X: dict[str, Array]
     obs: Array  # [By, m]
     weights: Array  # [Bw, m]
-    lower: Array  # [P]
-    upper: Array  # [P]
+    lower: Array  # [Bb, P]
+    upper: Array  # [Bb, P]
 
 
 class Slots(NamedTuple):
@@ -47,6 +47,7 @@ class Slots(NamedTuple):
     id: Array  # [K] int32
     obs_i: Array  # [K] int32
     w_i: Array  # [K] int32
+    b_i: Array  # [K] int32
 
 
 class Queue(NamedTuple):
@@ -56,6 +57,7 @@ class Queue(NamedTuple):
     id: Array  # [Q]
     obs_i: Array  # [Q]
     w_i: Array  # [Q]
+    b_i: Array  # [Q]
     steps0: Array  # [Q]
 
 
@@ -90,10 +92,10 @@ def build(law: Law, loss: Loss, solver: Solver, K: int) -> Callable[[Slots, Queu
                       jnp.zeros(R, jnp.int32), jnp.zeros(R, jnp.int32), jnp.full(R, -1, jnp.int32))
 
         def step_all(s: Slots) -> Slots:
-            def one(lane: iterate.Lane, i: Array, j: Array) -> iterate.Lane:
-                return iterate.step(solver, objective(law, loss, data, i, j), lane, data.lower, data.upper)
+            def one(lane: iterate.Lane, i: Array, j: Array, b: Array) -> iterate.Lane:
+                return iterate.step(solver, objective(law, loss, data, i, j), lane, data.lower[b], data.upper[b])
 
-            return s._replace(lane=jax.vmap(one)(s.lane, s.obs_i, s.w_i))
+            return s._replace(lane=jax.vmap(one)(s.lane, s.obs_i, s.w_i, s.b_i))
 
         def swap(c: Any) -> Any:
             # The r-th finished slot takes queued lane ptr + r, while the queue lasts. Written as
@@ -109,14 +111,14 @@ def build(law: Law, loss: Loss, solver: Solver, K: int) -> Callable[[Slots, Queu
             out = Records(s.lane.state.theta, s.lane.state.value, s.lane.steps, s.lane.status, s.id)
             rec = Records(*(r.at[pos].set(v, mode="drop") for r, v in zip(rec, out)))
 
-            def init(t: Array, s0: Array) -> iterate.Lane:
-                return iterate.init(solver, t, data.lower, data.upper, s0)
+            def init(t: Array, s0: Array, b: Array) -> iterate.Lane:
+                return iterate.init(solver, t, data.lower[b], data.upper[b], s0)
 
             def pick(new: Any, old: Any) -> Any:
                 return jnp.where(jnp.reshape(take, take.shape + (1,) * (old.ndim - 1)), new, old)
 
-            new = Slots(jax.vmap(init)(queue.theta0[qi], queue.steps0[qi]), queue.id[qi], queue.obs_i[qi],
-                        queue.w_i[qi])
+            new = Slots(jax.vmap(init)(queue.theta0[qi], queue.steps0[qi], queue.b_i[qi]), queue.id[qi],
+                        queue.obs_i[qi], queue.w_i[qi], queue.b_i[qi])
             s = jax.tree.map(pick, new, s)
             return s, ptr + jnp.sum(take, dtype=jnp.int32), rec, n_rec + jnp.sum(keep, dtype=jnp.int32)
 

@@ -160,4 +160,5 @@ def test_rows_outside_the_domain_at_the_first_start_are_named():
     msg = (r"all 2 starts failed: the objective is not finite at any start; the prediction is not finite at "
            r"7 of 20 rows at the first start \(first: row 13, x=")
     with pytest.raises(jl.JaxlawsError, match=msg):
-        jl.fit(spotty, DATA, loss="mse-log", starts=np.array([[10.0, 1.5], [10.0, 0.5]]), chunk=CHUNK)
+        jl.fit(spotty, DATA, loss="mse-log", starts=np.array([[10.0, 1.5], [10.0, 0.5]]), chunk=CHUNK,
+               precision="float64")

@@ -221,6 +221,23 @@ def verdict(res: FitResult, throw: bool) -> FitResult:
     return res
 
 
+def _nonfinite_rows(prob: Problem, theta0: np.ndarray, most: int = 64) -> str:
+    """Which data rows make the objective non-finite, for the error when every start failed: the
+    rows whose prediction is not finite at every one of the first ``most`` starts, else those at
+    the first start, named by index and inputs (one phrase)."""
+    n, k = prob.n_points, prob.law.n_outputs
+    with np.errstate(all="ignore"):
+        bad = np.stack([~np.isfinite(prob.fitted(t)).reshape(n, k).all(axis=1) for t in theta0[:most]])
+    every, first = bad.all(axis=0), bad[0]
+    rows, where = (every, f"at every start{'' if len(theta0) <= most else f' of the first {most}'}") \
+        if every.any() else (first, "at the first start")
+    if not rows.any():
+        return "the predictions are finite at the first start but their loss is not (overflow?)"
+    i = int(np.argmax(rows))
+    at = ", ".join(f"{name}={v[i]:g}" for name, v in prob.inputs.items())
+    return f"the prediction is not finite at {int(rows.sum())} of {n} rows {where} (first: row {i}, {at})"
+
+
 def fit(
     law: Any,
     data: Any,
@@ -273,8 +290,8 @@ def fit(
     best = int(lanes.best(batch.fit_index, 1)[0])
     if best < 0:
         raise JaxlawsError(
-            f"all {batch.n_lanes} starts failed: the objective is not finite at any start "
-            f"(are the data in law {law.name!r}'s domain?)"
+            f"all {batch.n_lanes} starts failed: the objective is not finite at any start; "
+            f"{_nonfinite_rows(prob, theta0)} (are the data in law {law.name!r}'s domain?)"
         )
     nat = np.asarray(law.to_natural(lanes.theta))
     usable = lanes.converged | (np.arange(batch.n_lanes) == best)

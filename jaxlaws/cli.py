@@ -227,21 +227,17 @@ def _bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from jaxlaws.devices import use_compilation_cache, use_cpu_cores
+    # One device per core and the persistent compilation cache come with `import jaxlaws`
+    # (jaxlaws.devices), as in any Python program: the command runs as fast as a script.
+    if args.cmd == "bench":
+        from jaxlaws.devices import use_compilation_cache
 
-    # The command owns its process: spread lanes over every core, and keep compiled
-    # programs on disk so the next run starts warm.
-    use_cpu_cores()
-    try:
-        if args.cmd == "bench":
-            # A fresh cache: "cold" must time a real compile, not programs an earlier run left on disk.
+        try:  # a fresh cache: "cold" must time a real compile, not programs an earlier run left on disk
             fresh = tempfile.mkdtemp(prefix="jaxlaws-bench-xla-")
             atexit.register(shutil.rmtree, fresh, ignore_errors=True)
             use_compilation_cache(fresh)
-        else:
-            use_compilation_cache(os.environ.get("JAXLAWS_CACHE_DIR"))
-    except OSError:
-        pass  # an unwritable home or temporary directory only costs compile time
+        except OSError:
+            pass  # an unwritable temporary directory only costs compile time
     try:
         if args.cmd == "fit":
             return _fit(args)

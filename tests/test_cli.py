@@ -413,3 +413,81 @@ def test_csv_source_and_column_mapping_are_recorded(tmp_path, capsys):
     assert rep["data"] == {"source": "file", "name": "d", "path": str(p),
                            "columns": {"inputs": {"x": "size"}, "y": "err", "group": None}}
     assert rep["derived"] == {}  # power_law has no compute-optimal allocation
+
+
+def _fake_plot_functions(monkeypatch):
+    """The plot functions the report calls, by the signatures jaxlaws.plot gives them; each saves
+    a small figure and records its arguments."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxlaws import plot
+
+    calls = {}
+
+    def draw(name, args, kw, path):
+        calls[name] = (args, kw)
+        fig = plt.figure(figsize=(1, 1))
+        fig.savefig(path)
+        return fig
+
+    def data_and_fit(res, data=None, *, path=None):
+        return draw("data_and_fit", (res, data), {}, path)
+
+    def residuals(res, data=None, *, path=None):
+        return draw("residuals", (res, data), {}, path)
+
+    def bootstrap_pairs(boot, *, path=None, fit=None):
+        return draw("bootstrap_pairs", (boot,), {"fit": fit}, path)
+
+    def frontier(boot_or_fit, compute, *, level=0.9, path=None):
+        return draw("frontier", (boot_or_fit, compute), {"level": level}, path)
+
+    def groups(gf, data, *, path=None):
+        return draw("groups", (gf, data), {}, path)
+
+    for fn in (data_and_fit, residuals, bootstrap_pairs, frontier, groups):
+        monkeypatch.setattr(plot, fn.__name__, fn, raising=False)
+    return calls
+
+
+def test_report_draws_every_figure_with_the_plot_functions(tmp_path, monkeypatch):
+    from jaxlaws import report
+
+    calls = _fake_plot_functions(monkeypatch)
+    data = jl.datasets.load("chinchilla_epoch")
+    res = jl.fit("chinchilla", data, starts=16, seed=3)
+    boot = jl.bootstrap("chinchilla", data, n=20, fit=res, progress=False)
+    paths = report.write_fit(str(tmp_path), res.to_dict(), res, data, boot, [1e21, 1e25], 0.9)
+    assert set(calls) == {"data_and_fit", "residuals", "bootstrap_pairs", "frontier"}
+    assert calls["data_and_fit"][0] == (res, data) and calls["residuals"][0] == (res, data)
+    assert calls["bootstrap_pairs"] == ((boot,), {"fit": res})
+    (who, compute), kw = calls["frontier"]
+    assert who is boot and kw == {"level": 0.9}
+    C = 6 * data.inputs["N"] * data.inputs["D"]
+    assert compute[0] == pytest.approx(C.min()) and compute[-1] == pytest.approx(1e25) and np.all(np.diff(compute) > 0)
+    md = (tmp_path / "summary.md").read_text()
+    pngs = {f"{n}.png" for n in calls}
+    assert set(re.findall(r"\]\(([^)]+\.png)\)", md)) == pngs == {p.name for p in tmp_path.glob("*.png")}
+    assert sorted(os.path.basename(p) for p in paths) == sorted(["fit.json", "summary.md", *pngs])
+
+
+def test_report_of_a_per_group_fit_draws_the_groups(tmp_path, monkeypatch):
+    from conftest import power_law_data
+    from jaxlaws import report
+
+    calls = _fake_plot_functions(monkeypatch)
+    a, b = power_law_data(n=12, seed=1), power_law_data(n=12, A=80.0, seed=2)
+    data = jl.datasets.from_arrays(x={"x": np.concatenate([a.inputs["x"], b.inputs["x"]])},
+                                   y=np.concatenate([a.y, b.y]), groups=np.repeat(["a", "b"], 12))
+    gf = jl.fit_groups("power_law", data, loss="mse-log", starts=8)
+    rep = {"law": "power_law", "n_groups": 2, "objective": float(np.sum(gf.objective)), "status_counts": gf.status_counts,
+           "warnings": gf.warnings, "groups": [{"group": str(g), "params": dict(zip(gf.law.params, gf.params[i])),
+                                                "objective": gf.objective[i], "status": "ok"}
+                                               for i, g in enumerate(gf.labels)]}
+    report.write_groups(str(tmp_path), rep, gf, data)
+    assert set(calls) == {"groups"} and calls["groups"][0] == (gf, data)
+    md = (tmp_path / "summary.md").read_text()
+    assert "](groups.png)" in md and "| a | " in md and "| b | " in md

@@ -491,3 +491,14 @@ def test_report_of_a_per_group_fit_draws_the_groups(tmp_path, monkeypatch):
     assert set(calls) == {"groups"} and calls["groups"][0] == (gf, data)
     md = (tmp_path / "summary.md").read_text()
     assert "](groups.png)" in md and "| a | " in md and "| b | " in md
+
+
+def test_bench_checks_its_output_and_scipy_before_running(tmp_path, monkeypatch, capsys):
+    from jaxlaws import bench
+
+    monkeypatch.setattr(bench, "quick", _no_compute)
+    assert main(["bench", "--json", str(tmp_path)]) == 2
+    assert "--json" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    assert main(["bench"]) == 2
+    assert capsys.readouterr().err.strip() == "jaxlaws: error: jaxlaws bench needs scipy: pip install 'jaxlaws[bench]'"

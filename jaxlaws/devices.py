@@ -128,10 +128,13 @@ def _set_device_count(n: int) -> str:
         return "XLA_FLAGS"
 
 
-def _devices_in_effect() -> int:
+def _devices_in_effect() -> int | None:
     import jax
 
-    return len(jax.devices("cpu"))
+    try:
+        return len(jax.devices("cpu"))
+    except RuntimeError:  # JAX_PLATFORMS without cpu
+        return None
 
 
 def _default_devices() -> Setting:

@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="compute budgets (FLOPs) for the compute-optimal allocation, for laws that have one "
                         f"(default: {' '.join(report_mod.budget(c) for c in report_mod.DEFAULT_BUDGETS)})")
     f.add_argument("--json", default=None, metavar="OUT.json", help="write the results as JSON")
-    f.add_argument("--plot", default=None, metavar="OUT.png", help="draw the fit (.png, .pdf or .svg; needs matplotlib)")
+    f.add_argument("--plot", default=None, metavar="OUT.png",
+                   help="draw the fit (.png, .pdf or .svg; needs matplotlib)")
     f.add_argument("--report", default=None, metavar="DIR",
                    help="write DIR/fit.json, figures and DIR/summary.md (needs matplotlib)")
     f.add_argument("--progress", default="auto", choices=["auto", "on", "off"],

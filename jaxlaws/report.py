@@ -236,9 +236,9 @@ def summary_markdown(rep: dict[str, Any], figures: list[tuple[str, str]]) -> str
                 cells.append(cell)
             lines.append(f"| {budget(c)} | " + " | ".join(cells) + " |")
         if "a" in opt:
-            ab = ", ".join(f"{k} = {_g(opt[k]['estimate'], '.4f')}"
-                           + (f" [{_g(opt[k]['ci'][0], '.4f')}, {_g(opt[k]['ci'][1], '.4f')}]" if "ci" in opt[k] else "")
-                           for k in ("a", "b"))
+            ab = ", ".join(f"{k} = {_g(opt[k]['estimate'], '.4f')}" + (
+                f" [{_g(opt[k]['ci'][0], '.4f')}, {_g(opt[k]['ci'][1], '.4f')}]" if "ci" in opt[k] else "")
+                for k in ("a", "b"))
             lines += ["", f"Exponents N_opt ∝ C^a, D_opt ∝ C^b: {ab}."]
     lines += _figures(figures)
     return "\n".join(lines) + "\n"

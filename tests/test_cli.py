@@ -483,7 +483,8 @@ def test_report_of_a_per_group_fit_draws_the_groups(tmp_path, monkeypatch):
     data = jl.datasets.from_arrays(x={"x": np.concatenate([a.inputs["x"], b.inputs["x"]])},
                                    y=np.concatenate([a.y, b.y]), groups=np.repeat(["a", "b"], 12))
     gf = jl.fit_groups("power_law", data, loss="mse-log", starts=8)
-    rep = {"law": "power_law", "n_groups": 2, "objective": float(np.sum(gf.objective)), "status_counts": gf.status_counts,
+    rep = {"law": "power_law", "n_groups": 2, "objective": float(np.sum(gf.objective)),
+           "status_counts": gf.status_counts,
            "warnings": gf.warnings, "groups": [{"group": str(g), "params": dict(zip(gf.law.params, gf.params[i])),
                                                 "objective": gf.objective[i], "status": "ok"}
                                                for i, g in enumerate(gf.labels)]}

@@ -103,9 +103,10 @@ def main():
         cache_home = os.path.join(scratch, "cache")
         run_python(cache_home)  # fills the disk cache; not recorded
         for r in range(args.rounds):
-            rows["python"].append(run_python(cache_home))
-            rows["cli"].append(run_cli(cache_home, scratch))
-            rows["python_no_defaults"].append(run_python(cache_home, JAXLAWS_DEFAULTS="0"))
+            for arm, run in (("python", lambda: run_python(cache_home)), ("cli", lambda: run_cli(cache_home, scratch)),
+                             ("python_no_defaults", lambda: run_python(cache_home, JAXLAWS_DEFAULTS="0"))):
+                load = os.getloadavg()[0]  # what else the machine was running, as the process started
+                rows[arm].append({**run(), "load_1min": load})
             print(f"round {r}: " + "  ".join(f"{k} warm {rows[k][-1]['warm_s']:.3f} s "
                                              f"(run {rows[k][-1]['warm_run_s']:.3f})" for k in arms), flush=True)
 

@@ -6,17 +6,26 @@ The public surface::
     res = jl.fit("chinchilla", "chinchilla_epoch", loss="huber-log:1e-3", starts="grid")
     res.params, res.objective, res.status_counts, res.warnings
     print(res.report())
+
+On import, jaxlaws gives jax one CPU device per core and turns on its persistent compilation
+cache, where the user set neither and jax has not started; ``JAXLAWS_DEFAULTS=0`` turns that
+off and :func:`jaxlaws.devices.settings` says what was set (see :mod:`jaxlaws.devices`).
 """
 
-from jaxlaws import analysis, datasets, devices, diagnostics, engine, laws, losses, plot, resample, solvers, starts
-from jaxlaws.bootstrap import BootstrapResult, bootstrap
-from jaxlaws.curve_fit import curve_fit
-from jaxlaws.errors import JaxlawsError, JaxlawsWarning
-from jaxlaws.fit import FitResult, fit
-from jaxlaws.groupfit import GroupFit, SharedFit, fit_groups
-from jaxlaws.law import Law, Param, law
-from jaxlaws.problem import Batch, Problem, make_problem
-from jaxlaws.solvers.status import Status
+# First, before any module that might start jax's backend: the device count is read once, then.
+from jaxlaws import devices
+
+devices.apply_defaults()
+
+from jaxlaws import analysis, datasets, diagnostics, engine, laws, losses, plot, resample, solvers, starts  # noqa: E402
+from jaxlaws.bootstrap import BootstrapResult, bootstrap  # noqa: E402
+from jaxlaws.curve_fit import curve_fit  # noqa: E402
+from jaxlaws.errors import JaxlawsError, JaxlawsWarning  # noqa: E402
+from jaxlaws.fit import FitResult, fit  # noqa: E402
+from jaxlaws.groupfit import GroupFit, SharedFit, fit_groups  # noqa: E402
+from jaxlaws.law import Law, Param, law  # noqa: E402
+from jaxlaws.problem import Batch, Problem, make_problem  # noqa: E402
+from jaxlaws.solvers.status import Status  # noqa: E402
 
 __version__ = "0.1.0"
 

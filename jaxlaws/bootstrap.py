@@ -211,7 +211,9 @@ class BootstrapResult:
         return "\n".join(lines)
 
 
-def _progress_bar(total: int, enabled: bool | None) -> Callable[[int, int], None] | None:
+def _progress_bar(total: int, enabled: bool | None | Callable[[int, int], None]) -> Callable[[int, int], None] | None:
+    if callable(enabled):
+        return enabled
     if enabled is False or (enabled is None and not sys.stderr.isatty()):
         return None
     try:
@@ -244,7 +246,7 @@ def bootstrap(
     weights: Any = None,
     jackknife: bool = False,
     include_unconverged: bool = False,
-    progress: bool | None = None,
+    progress: bool | None | Callable[[int, int], None] = None,
     *,
     chunk: int | None = None,
     precision: str = "float64",
@@ -267,7 +269,8 @@ def bootstrap(
       groups: ``[n_points]`` group labels for ``scheme="groups"`` (default: the dataset's).
       jackknife: also run the leave-one-out fits that BCa intervals need.
       include_unconverged: keep resamples whose best lane hit the step limit.
-      progress: show a progress bar (default: when stderr is a terminal).
+      progress: show a progress bar (default: when stderr is a terminal), or a function
+        called as ``progress(done_lanes, total_lanes)`` as the resample refits finish.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise JaxlawsError(f"bootstrap needs n >= 2 resamples, got {n!r}")

@@ -1,24 +1,49 @@
 """The ``jaxlaws`` command: ``fit``, ``laws``, ``datasets``, ``bench``.
 
-Bad input prints one line on stderr and exits with status 2, never a traceback.
+Bad input prints one line on stderr and exits with status 2, never a traceback; output paths
+and optional dependencies are checked before any compute starts. What is written is built in
+:mod:`jaxlaws.report`.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import json
+import importlib
 import os
+import platform
 import shutil
 import sys
 import tempfile
+import textwrap
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
 
+from jaxlaws import __version__, report as report_mod
 from jaxlaws.errors import JaxlawsError
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+PROGRESS_DELAY_S = 2.0  # --progress auto: a bar only for a run that lasts longer than this
+
+_FIT_EXAMPLES = """\
+examples:
+  jaxlaws fit --data chinchilla_epoch --law chinchilla --starts grid
+  jaxlaws fit --data chinchilla_epoch --law chinchilla --bootstrap 4000 --ci 0.9 --report out/
+  jaxlaws fit --data runs.csv --law power_law --x x=params --y eval_loss --loss mse-log --json fit.json
+"""
+_MAIN_EXAMPLES = """\
+examples:
+  jaxlaws laws
+  jaxlaws fit --data chinchilla_epoch --law chinchilla --bootstrap 1000 --json fit.json
+  jaxlaws fit --help
+
+Importing jaxlaws gives jax one CPU device per core and a persistent compilation cache
+(~/.cache/jaxlaws/xla) unless you set them yourself; JAXLAWS_DEFAULTS=0 turns that off.
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,38 +51,185 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"jaxlaws: error: {message}\n")
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Examples as written, and every option's default (where it has one worth saying)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        d = action.default
+        if ("%(default)" in text or "default:" in text or not action.option_strings or action.nargs == 0
+                or d is None or d is argparse.SUPPRESS or (isinstance(d, list) and not d)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:  # never break "huber-log:1e-3" at its hyphen
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="jaxlaws", description="Fit scaling laws with jax: many starts and bootstrap resamples at once.")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    f = sub.add_parser("fit", help="fit a law to a dataset")
-    f.add_argument("--data", required=True, help="bundled dataset name or a CSV path")
+    import jax
+
+    p = _Parser(prog="jaxlaws", description="Fit scaling laws with jax: many starts and bootstrap resamples at once.",
+                epilog=_MAIN_EXAMPLES, formatter_class=_Help)
+    p.add_argument("--version", action="version", version=f"jaxlaws {__version__} (jax {jax.__version__})")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", title="commands", parser_class=_Parser)
+    f = sub.add_parser("fit", help="fit a law to a dataset",
+                       description="Fit a law to a dataset from many starts at once, optionally with a bootstrap;\n"
+                                   "print the report, and write JSON, a plot or a report folder.",
+                       epilog=_FIT_EXAMPLES, formatter_class=_Help)
+    f.add_argument("--data", required=True, help="bundled dataset name (see `jaxlaws datasets`) or a CSV path")
     f.add_argument("--law", required=True, help="catalog law name (see `jaxlaws laws`)")
-    f.add_argument("--x", action="append", default=[], metavar="INPUT=COLUMN", help="map a law input to a CSV column")
+    f.add_argument("--x", action="append", default=[], metavar="INPUT=COLUMN",
+                   help="map a law input to a CSV column (repeat; default: columns named as the inputs)")
     f.add_argument("--y", default=None, metavar="COLUMN", help="target column of a CSV (default: loss)")
-    f.add_argument("--loss", default="huber-log:1e-3", help="mse | mse-log | huber:D | huber-log:D")
-    f.add_argument("--starts", default="grid", help="'grid' or a number of sampled starts")
-    f.add_argument("--solver", default="lm", choices=["lm", "lbfgs", "adam"])
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples")
+    f.add_argument("--group", default=None, metavar="COLUMN", help="CSV column of group labels")
+    f.add_argument("--loss", default="huber-log:1e-3", metavar="SPEC", help="mse | mse-log | huber:D | huber-log:D")
+    f.add_argument("--fix", action="append", default=[], metavar="PARAM=VALUE",
+                   help="hold a parameter at a value, not fitted (repeat for several)")
+    f.add_argument("--starts", default="grid",
+                   help="'grid' (the law's start grid; 256 sampled starts for a law without one) or a number "
+                        "of sampled starts")
+    f.add_argument("--solver", default="lm", choices=["lm", "lbfgs", "adam"], help="solver")
+    f.add_argument("--seed", type=int, default=0, help="seeds the start sampler and the resampling")
+    f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples; 0 for none")
     f.add_argument("--scheme", default="pairs", choices=["pairs", "residual", "parametric", "groups"],
                    help="bootstrap resampling scheme")
-    f.add_argument("--group", default=None, metavar="COLUMN", help="CSV column of group labels")
     g = f.add_mutually_exclusive_group()
     g.add_argument("--per-group", dest="per_group", action="store_true", default=None,
                    help="fit every group separately (the default when the data have groups)")
     g.add_argument("--pooled", dest="per_group", action="store_false",
                    help="fit one law through all groups together")
     f.add_argument("--ci", type=float, default=0.95, metavar="LEVEL", help="confidence level for --bootstrap")
-    f.add_argument("--json", default=None, metavar="OUT.json")
-    f.add_argument("--plot", default=None, metavar="OUT.png")
-    sub.add_parser("laws", help="list the law catalog")
-    sub.add_parser("datasets", help="list the bundled datasets")
-    b = sub.add_parser("bench", help="quick side-by-side comparison with scipy")
-    b.add_argument("--json", default=None, metavar="OUT.json")
+    f.add_argument("--compute", type=float, nargs="+", default=None, metavar="C",
+                   help="compute budgets (FLOPs) for the compute-optimal allocation, for laws that have one "
+                        f"(default: {' '.join(report_mod.budget(c) for c in report_mod.DEFAULT_BUDGETS)})")
+    f.add_argument("--json", default=None, metavar="OUT.json", help="write the results as JSON")
+    f.add_argument("--plot", default=None, metavar="OUT.png",
+                   help="draw the fit (.png, .pdf or .svg; needs matplotlib)")
+    f.add_argument("--report", default=None, metavar="DIR",
+                   help="write DIR/fit.json, figures and DIR/summary.md (needs matplotlib)")
+    f.add_argument("--progress", default="auto", choices=["auto", "on", "off"],
+                   help=f"progress bars on stderr; auto: on a terminal, for a run longer than {PROGRESS_DELAY_S:g} s")
+    sub.add_parser("laws", help="list the law catalog", description="List the law catalog: names, inputs, "
+                   "parameters and bounds.", epilog="example:\n  jaxlaws laws\n", formatter_class=_Help)
+    sub.add_parser("datasets", help="list the bundled datasets", description="List the bundled datasets.",
+                   epilog="example:\n  jaxlaws datasets\n", formatter_class=_Help)
+    b = sub.add_parser("bench", help="quick side-by-side comparison with scipy",
+                       description="The Chinchilla grid and Epoch AI's bootstrap, jaxlaws against scipy, in under\n"
+                                   "two minutes (needs scipy).", epilog="example:\n  jaxlaws bench --json bench.json\n",
+                       formatter_class=_Help)
+    b.add_argument("--json", default=None, metavar="OUT.json", help="write the results as JSON")
+    # The analysis commands keep their options beside their code (jaxlaws.analysis.*.add_arguments).
+    from jaxlaws.analysis import backtest, predict
+    from jaxlaws.analysis.approaches import cli as approaches_cli
+
+    for name, module, text, example in (
+        ("approaches", approaches_cli, "compute-optimal scaling three ways (envelope, IsoFLOP, parametric)",
+         "jaxlaws approaches --data routing_curves --where router_type=Dense --where flop_increase=1 --json a.json"),
+        ("backtest", backtest, "fit below cutoffs, predict above: error and interval coverage by distance",
+         "jaxlaws backtest --data chinchilla_epoch --law chinchilla --json bt.json --plot bt.png"),
+        ("predict", predict, "predict with the band of the mean and the interval of a new observation",
+         "jaxlaws predict --data chinchilla_epoch --law chinchilla --at N=7e10 --at D=1.4e12"),
+    ):
+        module.add_arguments(sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                                            epilog=f"example:\n  {example}\n", formatter_class=_Help))
     return p
 
 
-def _load_data(args: argparse.Namespace) -> Any:
+def _fixed(law: Any, specs: Sequence[str]) -> Any:
+    """``law`` with the ``--fix PARAM=VALUE`` parameters held fixed (checked, one line on error)."""
+    values = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise JaxlawsError(f"--fix takes PARAM=VALUE, got {spec!r}")
+    return law.fix(**values) if values else law
+
+
+# ---- checks before any compute ---------------------------------------------------------------
+def _check_writable_dir(folder: str, what: str) -> None:
+    """That a file can be created in ``folder`` (tried: permission bits say nothing to root)."""
+    if not os.path.isdir(folder):
+        raise JaxlawsError(f"cannot write {what}: no such directory {folder!r}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".jaxlaws-", dir=folder)
+    except OSError as e:
+        raise JaxlawsError(f"cannot write {what}: {e.strerror or e} in {folder!r}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _check_file(path: str, option: str, suffixes: Sequence[str] = ()) -> None:
+    if os.path.isdir(path):
+        raise JaxlawsError(f"{option} {path!r} is a directory; give a file name")
+    if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
+        raise JaxlawsError(f"{option} {path!r}: the file name must end in {', '.join(suffixes)}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise JaxlawsError(f"cannot write {option} {path!r}: permission denied")
+    _check_writable_dir(os.path.dirname(os.path.abspath(path)), f"{option} {path!r}")
+
+
+def _check_report_dir(path: str) -> None:
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise JaxlawsError(f"--report {path!r} is a file; give a directory")
+    if os.path.isdir(path):
+        _check_writable_dir(path, f"--report {path!r}")
+    else:  # created once the results are in
+        _check_writable_dir(os.path.dirname(os.path.abspath(path)), f"--report {path!r}")
+
+
+def _need(module: str, why: str, extra: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise JaxlawsError(f"{why} needs {module}: pip install 'jaxlaws[{extra}]'") from None
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path and optional dependency, before any compute: a run must not end in an
+    error about where to put its results."""
+    if args.json:
+        _check_file(args.json, "--json")
+    if args.plot:
+        _check_file(args.plot, "--plot", PLOT_SUFFIXES)
+    if args.report:
+        _check_report_dir(args.report)
+    if args.plot or args.report:
+        _need("matplotlib", "--plot" if args.plot else "--report", "plot")
+
+
+# ---- progress --------------------------------------------------------------------------------
+def _progress(mode: str, desc: str) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr as ``progress(done, total)``; None where off, not a terminal (auto)
+    or tqdm is missing. ``auto`` shows it only once the run has taken ``PROGRESS_DELAY_S``."""
+    if mode == "off" or (mode == "auto" and not sys.stderr.isatty()):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    bar = tqdm(desc=desc, unit="lane", file=sys.stderr, leave=False, dynamic_ncols=True,
+               delay=PROGRESS_DELAY_S if mode == "auto" else 0.0)
+
+    def update(done: int, total: int) -> None:
+        if bar.disable:  # closed
+            return
+        if bar.total != total:
+            bar.total = total
+        bar.update(max(done - bar.n, 0))
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+# ---- fit -------------------------------------------------------------------------------------
+def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The dataset, and where it came from (for the JSON: source, name or path, columns)."""
     from jaxlaws import datasets
 
     if args.data.endswith(".csv") or os.path.sep in args.data:
@@ -67,10 +239,15 @@ def _load_data(args: argparse.Namespace) -> Any:
                 raise JaxlawsError(f"--x takes INPUT=COLUMN, got {item!r}")
             k, v = item.split("=", 1)
             x[k.strip()] = v.strip()
-        return datasets.from_csv(args.data, x=x or None, y=args.y or "loss", group=args.group)
+        data = datasets.from_csv(args.data, x=x or None, y=args.y or "loss", group=args.group)
+        source = {"source": "file", "name": data.name, "path": os.path.abspath(args.data)}
+        columns = {"inputs": {k: x.get(k, k) for k in data.inputs}, "y": data.target, "group": args.group}
+        return data, {**source, "columns": columns}
     if args.x or args.y or args.group:
         raise JaxlawsError("--x, --y and --group apply to CSV files, not to bundled datasets")
-    return datasets.load(args.data)
+    data = datasets.load(args.data)
+    return data, {"source": "bundled", "name": data.name, "path": None,
+                  "columns": {"inputs": {k: k for k in data.inputs}, "y": data.target, "group": None}}
 
 
 def _starts(spec: str, default: Any = "grid") -> Any:
@@ -98,15 +275,35 @@ def _per_group(args: argparse.Namespace, data: Any) -> bool:
         raise JaxlawsError("--bootstrap with a per-group fit is not supported: pass --pooled for one fit of all groups, "
                            "or --scheme groups to resample whole groups of a pooled fit")
     if per_group and args.plot:
-        raise JaxlawsError("--plot draws one fit: pass --pooled, or fit one group's rows")
+        raise JaxlawsError("--plot draws one fit: pass --pooled, or fit one group's rows (--report draws every group)")
     return per_group
 
 
-def _fit_groups(args: argparse.Namespace, law: Any, data: Any) -> int:
+def _context(args: argparse.Namespace, source: dict[str, Any]) -> dict[str, Any]:
+    """What the JSON records about the run besides the fit: versions, seed, starts, data, devices."""
+    import jax
+
     import jaxlaws as jl
 
+    d = jax.devices()[0]
+    return {
+        "versions": {"jaxlaws": __version__, "jax": jax.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+        "seed": args.seed,
+        "starts": args.starts,
+        "data": source,
+        "devices": {"n": jax.device_count(), "platform": d.platform, "kind": getattr(d, "device_kind", d.platform),
+                    "settings": {k: s.to_dict() for k, s in jl.devices.settings().items()}},
+    }
+
+
+def _fit_groups(args: argparse.Namespace, law: Any, data: Any, context: dict[str, Any], t0: float) -> int:
+    import jaxlaws as jl
+
+    t = time.perf_counter()
     gf = jl.fit_groups(law, data, loss=args.loss, starts=_starts(args.starts, default=64), solver=args.solver,
                        seed=args.seed)
+    fit_s = time.perf_counter() - t
     n_groups = len(gf.labels)
     print(f"{law.name}: {n_groups} groups of {data.name!r} fitted separately (--pooled for one fit of all); "
           f"objective summed over groups {float(np.sum(gf.objective)):.10g}")
@@ -124,81 +321,97 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any) -> int:
         print("  " + " ".join([f"{str(label):<{wide}s}", *(f"{gf.params[i, j]:>12.6g}" for j in range(len(shown))),
                                f"{gf.objective[i]:>12.6g}", f"{st.label:>12s}"]))
         groups.append({"group": label.item() if hasattr(label, "item") else label,
-                       "params": {k: _finite(gf.params[i, j]) for j, k in enumerate(names)},
-                       "objective": _finite(gf.objective[i]), "status": st.label, "n_points": int(gf.n_points[i]),
-                       "se": None if gf.diagnostics[i] is None else dict(gf.diagnostics[i].se),
+                       "params": {k: report_mod.finite(v) for k, v in gf.params_of(label).items()},
+                       "objective": report_mod.finite(gf.objective[i]), "status": st.label,
+                       "n_points": int(gf.n_points[i]),
+                       "se": None if gf.diagnostics[i] is None else {**gf.diagnostics[i].se,
+                                                                      **{k: 0.0 for k in law.fixed}},
                        "at_bound": {} if gf.diagnostics[i] is None else dict(gf.diagnostics[i].at_bound)})
-    if args.json:
-        report = {"law": law.name, "per_group": True, "n_groups": n_groups, "groups": groups,
-                  "objective": _finite(np.sum(gf.objective)), "n_points": int(data.n_points),
-                  "status_counts": gf.status_counts, "warnings": gf.warnings, "timing": gf.timing,
-                  "device": jl.engine.device_name()}
-        _write_json(args.json, report)
-        print(f"results written to {args.json}")
+    rep = {"law": law.name, "fixed": law.fixed, "per_group": True, "n_groups": n_groups, "groups": groups,
+           "objective": report_mod.finite(np.sum(gf.objective)), "n_points": int(data.n_points),
+           "loss": args.loss, "solver": args.solver, "status_counts": gf.status_counts,
+           "lane_status_counts": jl.Status.counts(gf.lane_status), "warnings": gf.warnings,
+           "timing": {**gf.timing, "fit_s": fit_s, "wall_s": time.perf_counter() - t0},
+           "device": jl.engine.device_name(), **context}
+    _write(args, rep, lambda: report_mod.write_groups(args.report, rep, gf, data))
     return 0
 
 
-def _fit(args: argparse.Namespace) -> int:
+def _fit(args: argparse.Namespace, t0: float) -> int:
     import jaxlaws as jl
 
     if args.bootstrap < 0 or args.bootstrap == 1:
         raise JaxlawsError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
     if not 0.0 < args.ci < 1.0:
         raise JaxlawsError(f"--ci must be in (0, 1), got {args.ci}")
-    for out in (args.json, args.plot):
-        if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-            raise JaxlawsError(f"cannot write {out!r}: no such directory")
-    law = jl.laws.get(args.law)
-    data = _load_data(args)
+    _check_outputs(args)
+    law = _fixed(jl.laws.get(args.law), args.fix)
+    data, source = _load_data(args)
+    if args.compute is not None:
+        if law.allocation is None:
+            raise JaxlawsError(f"--compute: law {law.name!r} has no compute-optimal allocation")
+        jl.analysis.allocation.check_budgets(args.compute)
+    context = _context(args, source)
     if _per_group(args, data):
-        return _fit_groups(args, law, data)
+        return _fit_groups(args, law, data, context, t0)
     with warnings.catch_warnings():
         # The report below states any warning, once, in words; no Python warning line on top.
         warnings.simplefilter("ignore", jl.JaxlawsWarning)
-        res = jl.fit(law, data, loss=args.loss, starts=_starts(args.starts), solver=args.solver, seed=args.seed)
-    report = res.to_dict()
+        t = time.perf_counter()
+        res = jl.fit(law, data, loss=args.loss, starts=_starts(args.starts), solver=args.solver, seed=args.seed,
+                     progress=_progress(args.progress, "fit"))
+        fit_s = time.perf_counter() - t
+    rep = res.to_dict()
+    rep["timing"]["fit_s"] = fit_s
+    rep.update(context)
     print(res.report())
+    boot = None
     if args.bootstrap:
         boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver,
-                            scheme=args.scheme, fit=res)
-        report["bootstrap"] = boot.summary(args.ci)
+                            scheme=args.scheme, fit=res, progress=_progress(args.progress, "bootstrap") or False)
+        rep["bootstrap"] = boot.summary(args.ci)
         print(boot.format(args.ci))
-    if args.plot:
-        from jaxlaws import plot
+    opt = report_mod.compute_optimal(res, boot, args.compute, args.ci)
+    rep["derived"] = {} if opt is None else {"compute_optimal": opt}
+    if opt is not None:
+        print(_format_allocation(opt))
+    rep["timing"]["wall_s"] = time.perf_counter() - t0
 
-        plot.data_and_fit(res, data, path=args.plot)
+    def folder() -> list[str]:
+        return report_mod.write_fit(args.report, rep, res, data, boot, args.compute, args.ci)
+
+    _write(args, rep, folder)
+    if args.plot:
+        report_mod.figure("data_and_fit", args.plot, res, data)
         print(f"plot written to {args.plot}")
-    if args.json:
-        _write_json(args.json, report)
-        print(f"results written to {args.json}")
     return 0
 
 
-def _finite(x: Any) -> float | None:
-    """A float for JSON, ``None`` (null) where it is not finite: JSON has no inf or NaN."""
-    x = float(x)
-    return x if np.isfinite(x) else None
+def _format_allocation(opt: dict[str, Any]) -> str:
+    band = f", {opt['level']:.0%} interval" if opt.get("level") else ""
+    lines = [f"compute-optimal allocation ({opt['compute_model']}{band}):"]
+    for i, c in enumerate(opt["C"]):
+        cells = []
+        for k, label in (("N_opt", "N"), ("D_opt", "D"), ("tokens_per_param", "D/N")):
+            q = opt[k]
+            cell = f"{label} {float(q['estimate'][i]):.3g}"
+            if "ci" in q:
+                cell += f" [{float(q['ci'][i][0]):.3g}, {float(q['ci'][i][1]):.3g}]"
+            cells.append(cell)
+        lines.append(f"  C {report_mod.budget(c)}: " + "; ".join(cells))
+    return "\n".join(lines)
 
 
-def _plain(x: Any) -> Any:
-    """``x`` with numpy values as Python ones and every non-finite float as ``None`` (JSON has no
-    inf or NaN: an undetermined standard error is written as null)."""
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float):
-        return _finite(x)
-    return x
+def _write(args: argparse.Namespace, rep: dict[str, Any], folder: Callable[[], list[str]]) -> None:
+    if args.json:
+        report_mod.write_json(args.json, rep)
+        print(f"results written to {args.json}")
+    if args.report:
+        paths = folder()
+        print(f"report written to {os.path.join(args.report, 'summary.md')} ({len(paths)} files)")
 
 
-def _write_json(path: str, report: dict[str, Any]) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(_plain(report), fh, indent=2, allow_nan=False)
-
-
+# ---- the other commands ----------------------------------------------------------------------
 def _laws() -> int:
     import jaxlaws as jl
 
@@ -218,37 +431,48 @@ def _datasets() -> int:
 def _bench(args: argparse.Namespace) -> int:
     from jaxlaws import bench
 
+    if args.json:
+        _check_file(args.json, "--json")
+    _need("scipy", "jaxlaws bench", "bench")
+    # A fresh cache: "cold" must time a real compile, not programs an earlier run left on disk.
+    try:
+        fresh = tempfile.mkdtemp(prefix="jaxlaws-bench-xla-")
+        atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+        from jaxlaws.devices import use_compilation_cache
+
+        use_compilation_cache(fresh)
+    except OSError:
+        pass  # an unwritable temporary directory only costs compile time
     result = bench.quick()
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+        report_mod.write_json(args.json, result)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    from jaxlaws.devices import use_compilation_cache, use_cpu_cores
-
-    # The command owns its process: spread lanes over every core, and keep compiled
-    # programs on disk so the next run starts warm.
-    use_cpu_cores()
-    try:
-        if args.cmd == "bench":
-            # A fresh cache: "cold" must time a real compile, not programs an earlier run left on disk.
-            fresh = tempfile.mkdtemp(prefix="jaxlaws-bench-xla-")
-            atexit.register(shutil.rmtree, fresh, ignore_errors=True)
-            use_compilation_cache(fresh)
-        else:
-            use_compilation_cache(os.environ.get("JAXLAWS_CACHE_DIR"))
-    except OSError:
-        pass  # an unwritable home or temporary directory only costs compile time
+    t0 = time.perf_counter()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.cmd is None:  # bare `jaxlaws`: what it can do, as argparse answers a missing argument (status 2)
+        parser.print_help(sys.stderr)
+        return 2
+    # One device per core and the persistent compilation cache come with `import jaxlaws`
+    # (jaxlaws.devices), as in any Python program: the command runs as fast as a script.
     try:
         if args.cmd == "fit":
-            return _fit(args)
+            return _fit(args, t0)
         if args.cmd == "laws":
             return _laws()
         if args.cmd == "datasets":
             return _datasets()
+        if args.cmd == "approaches":
+            from jaxlaws.analysis.approaches import cli as approaches_cli
+
+            return approaches_cli.run_cli(args)
+        if args.cmd in ("backtest", "predict"):
+            from jaxlaws.analysis import backtest, predict
+
+            return (backtest if args.cmd == "backtest" else predict).run_cli(args)
         return _bench(args)
     except JaxlawsError as e:
         print(f"jaxlaws: error: {e}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings as warnings_mod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -251,6 +252,7 @@ def fit(
     precision: str = "mixed",
     dtype: Any = None,
     throw: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     **solver_options: Any,
 ) -> FitResult:
     """Fit ``law`` to ``data`` from many starts at once; the best lane wins.
@@ -268,6 +270,8 @@ def fit(
       chunk, dtype: engine settings (see :class:`jaxlaws.engine.Options`).
       throw: raise :class:`~jaxlaws.JaxlawsError` when the best lane did not converge (default:
         a :class:`~jaxlaws.errors.JaxlawsWarning`).
+      progress: called as ``progress(done_lanes, total_lanes)`` as lanes finish (with
+        ``precision="mixed"``, those of the float64 polish).
       **solver_options: set on the solver, by name or object (an unknown one is refused).
         LM's stopping rules (see :mod:`jaxlaws.solvers.lm`; the float64 polish applies them):
         ``ftol=1e-14``: the Gauss-Newton decrement (the model's estimate of f - f*), relative
@@ -284,7 +288,7 @@ def fit(
         starts = 256
     theta0 = starts_mod.make(law, starts, seed=seed)
     slv = get_solver(solver, **solver_options)
-    options = engine.Options.make(precision, dtype, chunk)
+    options = engine.Options.make(precision, dtype, chunk, progress)
     batch = Batch.single(prob, theta0)
     lanes = engine.solve(batch, slv, options)
     best = int(lanes.best(batch.fit_index, 1)[0])

@@ -6,6 +6,10 @@ count and shapes), so tests reuse a few settings on purpose:
 * chinchilla on ``chinchilla_epoch`` with ``huber-log:1e-3`` and the default LM,
   at 8 and 64 slots;
 * small synthetic power-law problems with ``mse-log``.
+
+The suite runs as a user's program does: ``import jaxlaws`` gives jax one CPU device per core
+and the persistent compilation cache (see :mod:`jaxlaws.devices`), so tests that depend on how
+lanes split over devices must hold for any device count.
 """
 
 from __future__ import annotations

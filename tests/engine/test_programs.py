@@ -25,27 +25,30 @@ def _counted_law():
 
 
 def test_one_compilation_serves_any_number_of_starts():
+    # Lanes are split over the devices and a program's slots are per device (no more than its
+    # lanes need): the counts below are per device, so the same programs serve them on any mesh.
     law, calls = _counted_law()
     ds = power_law_data(n=30, sigma=0.02, seed=3)
+    n_dev = jl.engine.mesh.n_devices()
     n0 = jl.engine.compile_count()
-    r64 = jl.fit(law, ds, loss="mse-log", starts=64, chunk=64)
+    r64 = jl.fit(law, ds, loss="mse-log", starts=64 * n_dev, chunk=64)
     traces_64 = len(calls)
     compiled_64 = jl.engine.compile_count()
     assert traces_64 > 0  # the counter does see traces (not vacuous)
     assert compiled_64 > n0
-    # 200 starts with the same chunk: 4 chunks of 64 lanes through the same programs
-    r200 = jl.fit(law, ds, loss="mse-log", starts=200, chunk=64)
+    # 200 starts a device with the same chunk: 4 chunks of 64 lanes through the same programs
+    r200 = jl.fit(law, ds, loss="mse-log", starts=200 * n_dev, chunk=64)
     assert len(calls) == traces_64
     assert jl.engine.compile_count() == compiled_64
-    assert r200.n_starts == 200 and r64.n_starts == 64
+    assert r200.n_starts == 200 * n_dev and r64.n_starts == 64 * n_dev
     # and an identical call adds nothing either
-    again = jl.fit(law, ds, loss="mse-log", starts=200, chunk=64)
+    again = jl.fit(law, ds, loss="mse-log", starts=200 * n_dev, chunk=64)
     assert len(calls) == traces_64
     assert jl.engine.compile_count() == compiled_64
     assert again.timing["compile_s"] == 0.0
     # the data are arguments, not constants: new values of the same shape reuse the program
     ds2 = power_law_data(n=30, sigma=0.02, seed=4)
-    other = jl.fit(law, ds2, loss="mse-log", starts=64, chunk=64)
+    other = jl.fit(law, ds2, loss="mse-log", starts=64 * n_dev, chunk=64)
     assert len(calls) == traces_64 and jl.engine.compile_count() == compiled_64
     # ... and really use the new data (mse-log power law = linear least squares; tolerance
     # from LM's stopping rule, see conftest.lm_linear_param_tol)
@@ -107,13 +110,14 @@ def test_clear_compiled_survives_a_failed_background_compile():
 def test_new_shape_or_settings_compile_again():
     law, calls = _counted_law()
     ds = power_law_data(n=30, sigma=0.02, seed=3)
-    jl.fit(law, ds, loss="mse-log", starts=8)
+    n_dev = jl.engine.mesh.n_devices()  # slots are per device: so are the start counts
+    jl.fit(law, ds, loss="mse-log", starts=8 * n_dev)
     t = len(calls)
     c = jl.engine.compile_count()
-    jl.fit(law, ds, loss="mse-log", starts=16, chunk=16)  # 16 slots instead of 8
+    jl.fit(law, ds, loss="mse-log", starts=16 * n_dev, chunk=16)  # 16 slots instead of 8
     assert len(calls) > t and jl.engine.compile_count() > c
     t, c = len(calls), jl.engine.compile_count()
-    jl.fit(law, ds, loss="mse-log", starts=16, chunk=16, max_steps=50)  # another solver configuration
+    jl.fit(law, ds, loss="mse-log", starts=16 * n_dev, chunk=16, max_steps=50)  # another solver configuration
     assert len(calls) > t and jl.engine.compile_count() > c
 
 

@@ -172,8 +172,10 @@ def add_arguments(p: Any) -> None:
 
 def run_cli(args: Any) -> int:
     """Run ``jaxlaws predict``: fit, bootstrap, print estimate, band and interval per input."""
-    import jaxlaws as jl
     from jaxlaws.analysis import cliargs
+    from jaxlaws.bootstrap import bootstrap
+    from jaxlaws.fit import fit
+    from jaxlaws.laws import get as get_law
 
     cliargs.check_writable(args.json)
     at: dict[str, list[float]] = {}
@@ -189,13 +191,13 @@ def run_cli(args: Any) -> int:
     if args.bootstrap < 2:
         raise JaxlawsError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
     level = check_level(args.level)
-    law = jl.laws.get(args.law)
+    law = get_law(args.law)
     missing = [k for k in law.inputs if k not in x]
     if missing:
         raise JaxlawsError(f"law {law.name!r} needs --at for inputs {missing}")
     data = cliargs.load_data(args)
-    res = jl.fit(law, data, loss=args.loss, starts=cliargs.starts(args.starts), solver=args.solver, seed=args.seed)
-    boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver, fit=res)
+    res = fit(law, data, loss=args.loss, starts=cliargs.starts(args.starts), solver=args.solver, seed=args.seed)
+    boot = bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver, fit=res)
     pr = predict(boot, x, level=level, seed=args.seed)
     names = list(law.inputs)
     print(f"{law.name} on {data.name} ({res.loss}); {boot.n_used} of {boot.n} resamples used; {level:.0%} band of the "

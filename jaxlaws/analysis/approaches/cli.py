@@ -69,14 +69,14 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 def load(args: argparse.Namespace) -> Any:
     """The curves the options name, with ``--where`` applied."""
-    import jaxlaws as jl
+    from jaxlaws import datasets
 
     if os.path.isfile(args.data):
-        data = jl.datasets.from_csv(args.data, x=_pairs(args.x, "--x") or None, y=args.y or "loss", run=args.run)
+        data = datasets.from_csv(args.data, x=_pairs(args.x, "--x") or None, y=args.y or "loss", run=args.run)
     elif args.x or args.y or args.run:
         raise JaxlawsError("--x, --y and --run apply to CSV files, not to bundled datasets")
     else:
-        data = jl.datasets.load(args.data)
+        data = datasets.load(args.data)
     keep = np.ones(data.n_points, bool)
     for col, val in _pairs(args.where, "--where").items():
         c = data.column(col)
@@ -91,7 +91,7 @@ def load(args: argparse.Namespace) -> Any:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run the comparison the options describe; print its table; write --json, --plot, --markdown."""
-    import jaxlaws as jl
+    from jaxlaws import engine
     from jaxlaws.analysis.approaches import compare, plot_frontiers
 
     for out in (args.json, args.plot, args.markdown):
@@ -119,7 +119,7 @@ def run_cli(args: argparse.Namespace) -> int:
             f.write(res.table() + "\n")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(_plain({**res.to_dict(), "device": jl.engine.device_name()}), f, indent=2)
+            json.dump(_plain({**res.to_dict(), "device": engine.device_name()}), f, indent=2)
     if args.plot:
         plot_frontiers(res, args.plot)
     return 0

@@ -231,14 +231,10 @@ def _progress(mode: str, desc: str) -> Callable[[int, int], None] | None:
 def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The dataset, and where it came from (for the JSON: source, name or path, columns)."""
     from jaxlaws import datasets
+    from jaxlaws.analysis import cliargs
 
-    if args.data.endswith(".csv") or os.path.sep in args.data:
-        x = {}
-        for item in args.x:
-            if "=" not in item:
-                raise JaxlawsError(f"--x takes INPUT=COLUMN, got {item!r}")
-            k, v = item.split("=", 1)
-            x[k.strip()] = v.strip()
+    if cliargs.is_file(args.data):
+        x = cliargs.columns(args.x)
         data = datasets.from_csv(args.data, x=x or None, y=args.y or "loss", group=args.group)
         source = {"source": "file", "name": data.name, "path": os.path.abspath(args.data)}
         columns = {"inputs": {k: x.get(k, k) for k in data.inputs}, "y": data.target, "group": args.group}

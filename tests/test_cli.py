@@ -531,3 +531,27 @@ def test_analysis_commands_are_wired_with_help(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         main([cmd, "--help"])
     assert e.value.code == 0 and "example:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["MY.CSV", "runs.tsv", "runs.csv.gz"])
+def test_data_files_are_told_from_bundled_names_by_suffix(tmp_path, name, monkeypatch):
+    import gzip
+
+    text = "params,tokens,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n8e8,1e10,2.6\n"
+    if name.endswith(".tsv"):
+        text = text.replace(",", "\t")
+    monkeypatch.chdir(tmp_path)  # a bare file name, no path separator
+    if name.endswith(".gz"):
+        with gzip.open(name, "wt") as f:
+            f.write(text)
+    else:
+        (tmp_path / name).write_text(text)
+    out = tmp_path / "o.json"
+    assert main(["fit", "--data", name, "--law", "kaplan_n", "--x", "N=params", "--loss", "mse", "--starts", "4",
+                 "--progress", "off", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["n_points"] == 4
+
+
+def test_a_directory_as_data_is_refused(tmp_path, capsys):
+    assert main(["fit", "--data", str(tmp_path), "--law", "kaplan_n"]) == 2
+    assert "is a directory, not a data file" in capsys.readouterr().err

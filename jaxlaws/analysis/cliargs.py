@@ -28,18 +28,30 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default=None, metavar="OUT.json")
 
 
+def is_file(name: str) -> bool:
+    """Whether ``--data`` names a file rather than a bundled dataset: an existing path, a data
+    suffix (``.csv``, ``.tsv``, either gzipped, any case), or a path separator."""
+    return (os.path.exists(name) or name.lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
+            or os.path.sep in name or (os.path.altsep or os.path.sep) in name)
+
+
+def columns(items: list[str]) -> dict[str, str]:
+    """``--x INPUT=COLUMN`` items as a mapping (one-line error for a malformed one)."""
+    x = {}
+    for item in items:
+        if "=" not in item:
+            raise JaxlawsError(f"--x takes INPUT=COLUMN, got {item!r}")
+        k, v = item.split("=", 1)
+        x[k.strip()] = v.strip()
+    return x
+
+
 def load_data(args: argparse.Namespace) -> Any:
     """The dataset ``--data`` names (with ``--x``/``--y``/``--group`` for a CSV)."""
     from jaxlaws import datasets
 
-    if args.data.endswith(".csv") or os.path.sep in args.data:
-        x = {}
-        for item in args.x:
-            if "=" not in item:
-                raise JaxlawsError(f"--x takes INPUT=COLUMN, got {item!r}")
-            k, v = item.split("=", 1)
-            x[k.strip()] = v.strip()
-        return datasets.from_csv(args.data, x=x or None, y=args.y or "loss", group=args.group)
+    if is_file(args.data):
+        return datasets.from_csv(args.data, x=columns(args.x) or None, y=args.y or "loss", group=args.group)
     if args.x or args.y or args.group:
         raise JaxlawsError("--x, --y and --group apply to CSV files, not to bundled datasets")
     return datasets.load(args.data)

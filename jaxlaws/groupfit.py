@@ -294,7 +294,7 @@ def _compare(prob_shared: Problem, res: FitResult, separate: GroupFit, data: Any
     note = "likelihood ratio against chi2(df); F test against F(df, n - k_separate)"
     if rss0 < rss1:
         note += ("; the shared fit has the lower RSS, so some separate fit missed its optimum "
-                 "(statistics clamped at 0)")
+                 "(negative statistics, p-values taken at 0)")
     lr_p, f_p = _tail_p(df, df2, float(lr), float(f))
     return Comparison(n, k0, k1, rss0, rss1, aic0, aic1, bic0, bic1, df, float(lr), lr_p, float(f), f_p, note)
 
@@ -372,7 +372,9 @@ def _fit_shared(law: Law, data: Any, shared: Any, loss: Any, starts: Any, solver
                 throw: bool, engine_kw: dict[str, Any], solver_options: dict[str, Any]) -> SharedFit:
     """fit_groups(..., shared=...): separate fits (the start and the comparison), then one joint fit."""
     shared = joint_mod.check_shared(law, shared)
-    separate = fit_groups(law, data, loss=loss, starts=starts, solver=solver, seed=seed,
+    if data.groups is not None and len(np.unique(data.groups)) < 2:
+        raise JaxlawsError(f"shared= needs at least 2 groups to share across; {data.name!r} has one")
+    separate = fit_groups(law, data, loss=loss, starts=starts, solver=solver, seed=seed, throw=throw,
                           **engine_kw, **solver_options)
     if separate.failed.any():
         g = separate.labels[int(np.flatnonzero(separate.failed)[0])]
@@ -383,7 +385,11 @@ def _fit_shared(law: Law, data: Any, shared: Any, loss: Any, starts: Any, solver
     first = joint_mod.combine(law, labels, separate.params, shared)
     n_sampled = int(starts) if isinstance(starts, (int, np.integer)) and not isinstance(starts, bool) else 64
     sampled = np.asarray(joint.to_natural(starts_mod.make(joint, n_sampled, seed=seed)))
-    res = fit(joint, jdata, loss=loss, starts=np.vstack([first[None], sampled]), solver=solver, seed=seed,
+    # exp(log(bound)) need not round back to the bound: a separate fit that ended on a
+    # log-scale bound would read as outside it. Clip to the natural box.
+    lo = np.array([p.lower for p in joint.params.values()])
+    hi = np.array([p.upper for p in joint.params.values()])
+    res = fit(joint, jdata, loss=loss, starts=np.clip(np.vstack([first[None], sampled]), lo, hi), solver=solver, seed=seed,
               throw=throw, **engine_kw, **solver_options)
     params = joint_mod.split(law, joint, labels, np.asarray(joint.to_natural(res.theta)))
     return SharedFit(law=law, labels=labels, shared=shared, fit=res, separate=separate,

@@ -11,7 +11,6 @@ Parameters the law holds fixed stay fixed.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,9 +23,10 @@ from jaxlaws.law import Law
 
 GROUP_INPUT = "_group"
 
-# law -> {(labels, shared): joint law}: the same request gives the same Law object, so its
-# compiled programs (cached per law) are reused, e.g. across the datasets of a simulation.
-_JOINT: weakref.WeakKeyDictionary[Law, dict[tuple[Any, ...], Law]] = weakref.WeakKeyDictionary()
+# Each law keeps {(labels, shared): joint law} in its own ``_joint`` attribute: the same request
+# gives the same Law object, so its compiled programs (cached per law) are reused, e.g. across
+# the datasets of a simulation, and the cache goes when the law goes (a cycle the collector frees).
+_CACHE_ATTR = "_joint"
 
 
 def member(name: str, label: Any) -> str:
@@ -57,8 +57,11 @@ def joint_law(law: Law, labels: Sequence[Any], shared: Sequence[str]) -> Law:
     the same law object for the same request."""
     shared = check_shared(law, shared)
     labels = list(labels)
-    key = (tuple(labels), shared)
-    cached = _JOINT.setdefault(law, {})
+    key = (tuple((type(g).__name__, str(g)) for g in labels), shared)  # 1 and 1.0 name parameters differently
+    cached = law.__dict__.get(_CACHE_ATTR)
+    if cached is None:
+        cached = {}
+        object.__setattr__(law, _CACHE_ATTR, cached)  # a cache, not a field of the frozen law
     if key not in cached:
         cached[key] = _build(law, labels, shared)
     return cached[key]

@@ -115,3 +115,18 @@ def test_huber_reports_no_likelihood_test():
     sf = jl.fit_groups("power_law_offset", _groups(), loss="huber-log:1e-2", starts=8, shared=["E"])
     c = sf.comparison
     assert c.f_p is None and c.lr_p is None and "AIC/BIC" in c.note and np.isfinite(c.aic_shared)
+
+
+def test_a_group_ending_on_a_log_scale_bound_and_a_single_group():
+    # Group "c" wants A = 1e-9, below power_law's lower bound 1e-8: its separate fit ends on
+    # the bound, where exp(log(1e-8)) = 9.999999999999982e-09 reads as outside it; the shared fit
+    # starts there all the same.
+    data = _groups()
+    y = np.where(data.groups == "c", 1e-9 * data.inputs["x"] ** -0.3, data.y)
+    data = jl.datasets.from_arrays(x=data.inputs, y=y, groups=data.groups)
+    sf = jl.fit_groups("power_law", data, loss="mse-log", starts=8, shared=["alpha"])
+    assert sf.separate.diagnostics[2].at_bound == {"A": "lower"}
+    assert np.isfinite(sf.objective) and sf.params_of("c")["A"] == pytest.approx(1e-8, rel=1e-14)  # exp(log(.)) rounding
+    one = jl.datasets.from_arrays(x=data.inputs, y=data.y, groups=np.repeat("a", data.n_points))
+    with pytest.raises(jl.JaxlawsError, match="needs at least 2 groups"):
+        jl.fit_groups("power_law_offset", one, shared=["E"])

@@ -80,7 +80,7 @@ def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
     (float64) and its status is :attr:`Status.FIXED`.
     """
     if batch.problem.law.n_params == 0:
-        return evaluate_fixed(batch)
+        return evaluate_fixed(batch, options.progress)
     if options.precision is not Precision.MIXED:
         return phase.run(batch, solver, options.precision is Precision.FLOAT64, options.chunk, options.progress)
     # Both programs compile at once on two background threads, the float64 one overlapping the
@@ -107,7 +107,7 @@ def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
     )
 
 
-def evaluate_fixed(batch: Batch) -> Lanes:
+def evaluate_fixed(batch: Batch, progress: Callable[[int, int], None] | None = None) -> Lanes:
     """The lanes of a batch whose law has no free parameter: the objective of every lane's row of
     observations and weights at the fixed values, no step taken."""
     prob = batch.problem
@@ -117,6 +117,8 @@ def evaluate_fixed(batch: Batch) -> Lanes:
         value = np.asarray(jax.vmap(prob.loss.total)(jnp.asarray(r), jnp.asarray(batch.weights[batch.weight_index])))
     L = batch.n_lanes
     status = np.where(np.isfinite(value), int(Status.FIXED), int(Status.NONFINITE_START)).astype(np.int32)
+    if progress is not None:
+        progress(L, L)
     return Lanes(theta=np.zeros((L, 0)), value=value, steps=np.zeros(L, np.int32), status=status,
                  compile_s=0.0, run_s=time.perf_counter() - t)
 

@@ -247,15 +247,11 @@ def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def _starts(spec: str, default: Any = "grid") -> Any:
-    if spec == "grid":
-        return default
-    try:
-        n = int(spec)
-    except ValueError:
-        raise JaxlawsError(f"--starts takes 'grid' or a number, got {spec!r}") from None
-    if n < 1:
-        raise JaxlawsError(f"--starts must be >= 1, got {n}")
-    return n
+    """``--starts`` (:func:`jaxlaws.analysis.cliargs.starts`), with ``grid`` meaning ``default``."""
+    from jaxlaws.analysis import cliargs
+
+    n = cliargs.starts(spec)
+    return default if n == "grid" else n
 
 
 def _per_group(args: argparse.Namespace, data: Any) -> bool:

@@ -209,25 +209,25 @@ def test_every_subcommand_help_has_defaults_and_an_example(cmd, capsys):
 
 
 # ---- outputs and optional dependencies are checked before any compute --------------------------
-def _unwritable_dir(tmp_path):
-    """A directory no file can be created in (root ignores permission bits: a read-only
-    filesystem then), or None."""
+def _unwritable_dir(tmp_path, monkeypatch):
+    """A directory in which creating a file fails with EACCES, on any machine: permission bits
+    mean nothing to root, so the command's probe (tempfile.mkstemp) is made to fail there the
+    way it fails on a read-only directory."""
     import tempfile
 
-    candidates = ["/sys", "/proc"]
-    if os.geteuid() != 0:
-        ro = tmp_path / "ro"
-        ro.mkdir()
-        ro.chmod(0o500)
-        candidates.insert(0, str(ro))
-    for d in candidates:
-        try:
-            fd, p = tempfile.mkstemp(dir=d)
-        except OSError:
-            return d
-        os.close(fd)
-        os.unlink(p)
-    return None
+    import jaxlaws.cli as cli_mod
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kw):
+        if dir is not None and os.path.abspath(dir) == str(ro):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(cli_mod.tempfile, "mkstemp", mkstemp)
+    return str(ro)
 
 
 @pytest.mark.parametrize("option, target, message", [
@@ -244,9 +244,7 @@ def _unwritable_dir(tmp_path):
     ("--report", "{ro}", "cannot write --report"),
 ])
 def test_bad_output_paths_are_refused_before_any_compute(option, target, message, tmp_path, monkeypatch, capsys):
-    ro = _unwritable_dir(tmp_path) if "{ro}" in target else None
-    if "{ro}" in target and ro is None:
-        pytest.skip("no unwritable directory here")
+    ro = _unwritable_dir(tmp_path, monkeypatch) if "{ro}" in target else None
     (tmp_path / "dir.png").mkdir()
     (tmp_path / "a_file").write_text("x")
     before = sorted(p.name for p in tmp_path.iterdir())

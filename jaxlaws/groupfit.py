@@ -24,6 +24,11 @@ from jaxlaws.problem import Batch, Problem, make_problem
 from jaxlaws.solvers import Status, get as get_solver
 
 
+def _declared(law: Law, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (one per parameter, free and fixed) in the law's declared order."""
+    return {k: values[k] for k in law.order}
+
+
 @dataclasses.dataclass(frozen=True)
 class GroupFit:
     """One fit per group.
@@ -113,7 +118,7 @@ class GroupFit:
                 "params": self.params_of(label), "objective": float(self.objective[i]),
                 "status": Status(int(self.status[i])).label, "n_points": int(self.n_points[i]),
                 "lane_status_counts": Status.counts(self.lane_status[i]),
-                "se": None if d is None else {**d.se, **{k: 0.0 for k in self.fixed}},
+                "se": None if d is None else _declared(self.law, {**d.se, **{k: 0.0 for k in self.fixed}}),
                 "at_bound": {} if d is None else dict(d.at_bound),
             })
         return {"law": self.law.name, "fixed": self.fixed, "loss": self.loss, "solver": self.solver,

@@ -19,7 +19,9 @@ unconverged ones); the counts are in the result and its summary.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlaws import basins, engine, resample, starts as starts_mod
-from jaxlaws.errors import JaxlawsError
+from jaxlaws import basins, engine, estimate, resample, starts as starts_mod
+from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.fit import FitResult, fit as fit_fn
 from jaxlaws.intervals import Samples, check_level
 from jaxlaws.law import Law
@@ -36,6 +38,28 @@ from jaxlaws.problem import Batch, Problem, make_problem
 from jaxlaws.solvers import Solver, Status, get as get_solver
 
 SCHEMES = resample.BOOTSTRAP_SCHEMES
+
+
+def too_few(n: int, level: float, n_groups: int | None = None) -> str | None:
+    """Why ``n`` resamples (of ``n_groups`` groups, for the groups scheme) cannot give a
+    ``level`` percentile interval, or None: warned, not refused.
+
+    A percentile interval's ends are the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles
+    of the replicates; with fewer than one replicate beyond each end (``n (1 - level) / 2 < 1``)
+    they are the extreme replicates, not those quantiles, and the interval is not at its level.
+    ``G`` groups drawn whole with replacement give at most ``C(2G - 1, G)`` distinct resamples
+    (3 for 2 groups, 10 for 3), so the same bound applies to that count. It is a warning, not a
+    refusal: a few resamples still exercise the machinery (a quick check of a pipeline), and
+    their standard errors, though rough, are not wrong.
+    """
+    need = math.ceil(2.0 / (1.0 - level) - 1e-9)
+    if n_groups is not None and math.comb(2 * n_groups - 1, n_groups) < need:
+        return (f"{n_groups} groups give only {math.comb(2 * n_groups - 1, n_groups)} distinct resamples; a "
+                f"{level:.0%} interval needs at least {need}: use more groups or another scheme")
+    if n < need:
+        return (f"{n} resamples cannot give a {level:.0%} interval (its ends would be the extreme resamples); "
+                f"use at least {need}")
+    return None
 
 
 def distinct_basins(res: FitResult, k: int, margin: float = 1.0) -> np.ndarray:
@@ -64,6 +88,7 @@ class BootstrapResult:
       jackknife: ``[n_points, P]`` natural leave-one-out fits (for BCa), or None.
       include_unconverged: whether unconverged resamples enter the summaries.
       timing: ``{"compile_s", "run_s"}`` of the resample refits.
+      n_groups: the number of groups drawn (``scheme="groups"``), else None.
     """
 
     law: Law
@@ -80,6 +105,7 @@ class BootstrapResult:
     jackknife: np.ndarray | None
     include_unconverged: bool
     timing: dict[str, float]
+    n_groups: int | None = None
 
     # ---- bookkeeping ---------------------------------------------------
     @property
@@ -152,7 +178,11 @@ class BootstrapResult:
         return np.cov(x, rowvar=False)
 
     def ci(self, level: float = 0.95, method: str = "percentile") -> dict[str, tuple[float, float]]:
-        """name -> ``(lo, hi)`` at ``level`` by ``percentile``, ``basic`` or ``bca``."""
+        """name -> ``(lo, hi)`` at ``level`` by ``percentile``, ``basic`` or ``bca`` (a
+        :class:`~jaxlaws.JaxlawsWarning` where too few resamples were used: :func:`too_few`)."""
+        why = too_few(self.n_used, check_level(level), self.n_groups)
+        if why is not None:
+            warnings.warn(why, JaxlawsWarning, stacklevel=2)
         lo, hi = self._param_samples().ci(level, method)
         return {k: (float(lo[i]), float(hi[i])) for i, k in enumerate(self.law.order)}
 
@@ -276,10 +306,15 @@ def bootstrap(
         raise JaxlawsError(f"bootstrap needs n >= 2 resamples, got {n!r}")
     prob = make_problem(law, data, loss, weights)
     law, data = prob.law, prob.data
+    starts_mod.check_seed(seed)
     plan = resample.bootstrap_scheme(scheme, data.groups if groups is None else groups)
     plan.check(prob)  # before any compute
     slv = get_solver(solver, **solver_options)
     options = engine.Options.make(precision, dtype, chunk)
+    per_resample = basins + 1 if isinstance(starts, str) and starts == "basins" else estimate.count_starts(law, starts)
+    if per_resample is not None and per_resample > 0:  # the resample rows are drawn only after this
+        estimate.check(estimate.request(law, prob.n_points, per_resample, resamples=n),
+                       f"{n:,} resamples x {per_resample} starts", "resamples (n=) or starts")
     if fit is None:
         fit = fit_fn(law, data, loss=prob.loss, solver=slv, seed=seed, weights=weights,
                      chunk=chunk, precision=precision, dtype=dtype)
@@ -312,6 +347,7 @@ def bootstrap(
         lane_objective=lanes.value.reshape(n, S), lane_status=lanes.status.reshape(n, S),
         starts=np.asarray(law.to_natural(theta0)), jackknife=jk,
         include_unconverged=include_unconverged, timing={"compile_s": lanes.compile_s, "run_s": lanes.run_s},
+        n_groups=len(np.unique(plan.groups)) if isinstance(plan, resample.Groups) else None,
     )
 
 

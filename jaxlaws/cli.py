@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from jaxlaws import __version__, report as report_mod
-from jaxlaws.errors import JaxlawsError
+from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 PROGRESS_DELAY_S = 2.0  # --progress auto: a bar only for a run that lasts longer than this
@@ -92,14 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--solver", default="lm", choices=["lm", "lbfgs", "adam"], help="solver")
     f.add_argument("--seed", type=int, default=0, help="seeds the start sampler and the resampling")
     f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples; 0 for none")
-    f.add_argument("--scheme", default="pairs", choices=["pairs", "residual", "parametric", "groups"],
-                   help="bootstrap resampling scheme")
+    f.add_argument("--scheme", default=None, choices=["pairs", "residual", "parametric", "groups"],
+                   help="bootstrap resampling scheme (default: pairs)")
     g = f.add_mutually_exclusive_group()
     g.add_argument("--per-group", dest="per_group", action="store_true", default=None,
                    help="fit every group separately (the default when the data have groups)")
     g.add_argument("--pooled", dest="per_group", action="store_false",
                    help="fit one law through all groups together")
-    f.add_argument("--ci", type=float, default=0.95, metavar="LEVEL", help="confidence level for --bootstrap")
+    f.add_argument("--ci", type=float, default=None, metavar="LEVEL",
+                   help="confidence level for --bootstrap (default: 0.95)")
     f.add_argument("--compute", type=float, nargs="+", default=None, metavar="C",
                    help="compute budgets (FLOPs) for the compute-optimal allocation, for laws that have one "
                         f"(default: {' '.join(report_mod.budget(c) for c in report_mod.DEFAULT_BUDGETS)})")
@@ -200,6 +201,70 @@ def _check_outputs(args: argparse.Namespace) -> None:
         _check_report_dir(args.report)
     if args.plot or args.report:
         _need("matplotlib", "--plot" if args.plot else "--report", "plot")
+
+
+def _check_request(args: argparse.Namespace, law: Any) -> None:
+    """Options that mean something only together, refused when given alone (nothing a user
+    typed is silently ignored), and ``--x`` inputs the law lacks; sets the defaults of
+    ``--scheme`` (pairs) and ``--ci`` (0.95)."""
+    from jaxlaws.analysis import cliargs
+
+    if args.scheme is not None and not args.bootstrap:
+        raise JaxlawsError(f"--scheme {args.scheme} chooses the bootstrap's resampling: add --bootstrap B")
+    if args.ci is not None and not args.bootstrap:
+        raise JaxlawsError("--ci sets the level of the bootstrap's intervals: add --bootstrap B")
+    args.scheme = args.scheme or "pairs"
+    args.ci = 0.95 if args.ci is None else args.ci
+    if not 0.0 < args.ci < 1.0:
+        raise JaxlawsError(f"--ci must be in (0, 1), got {args.ci}")
+    if args.group and args.per_group is False and not (args.bootstrap and args.scheme == "groups"):
+        raise JaxlawsError(f"--group {args.group} with --pooled is read only by --bootstrap B --scheme groups "
+                           "(drop --pooled to fit every group separately)")
+    unknown = [k for k in cliargs.columns(args.x) if k not in law.inputs]
+    if unknown:
+        raise JaxlawsError(f"--x {unknown[0]}=...: law {law.name!r} has no input {unknown[0]!r}; "
+                           f"its inputs are {list(law.inputs)}")
+
+
+def _check_size(args: argparse.Namespace, law: Any, data: Any, n_fits: int, starts: Any) -> None:
+    """The memory ``n_fits`` fits from ``starts`` and the bootstrap need, before any compute:
+    refused with the numbers where it cannot fit (:mod:`jaxlaws.estimate`), one line on stderr
+    where it is large (from ``estimate.NOTICE_BYTES``)."""
+    from jaxlaws import estimate
+
+    if starts == "grid" and estimate.count_starts(law, "grid") is None:
+        starts = 256  # what jl.fit samples for a law without a start grid
+    count = estimate.count_starts(law, starts)
+    if count is None:
+        return
+    groups = f" x {n_fits} groups" if n_fits > 1 else ""
+    fit = estimate.check(estimate.request(law, data.n_points, count, resamples=n_fits),
+                         f"--starts {args.starts}{groups}", "starts")
+    boot = None
+    if args.bootstrap:  # each resample from the full-data fit and 2 more basins (jl.bootstrap's default)
+        boot = estimate.check(estimate.request(law, data.n_points, 3, resamples=args.bootstrap),
+                              f"--bootstrap {args.bootstrap}", "resamples")
+    for est, name in ((fit, "fit"), (boot, "bootstrap")):
+        if est is not None and est.total_bytes >= estimate.NOTICE_BYTES:
+            free = "" if est.available is None else f" of {estimate.gib(est.available)} GiB available"
+            print(f"jaxlaws: {name}: {est.describe()}{free}", file=sys.stderr)
+
+
+def _check_bootstrap(args: argparse.Namespace, law: Any, data: Any) -> None:
+    """That the bootstrap can resample these data, checked before the fit (which prints), and a
+    warning on stderr where it is too small for its interval (:func:`jaxlaws.bootstrap.too_few`)."""
+    if not args.bootstrap:
+        return
+    from jaxlaws import resample
+    from jaxlaws.bootstrap import too_few
+    from jaxlaws.problem import make_problem
+
+    plan = resample.bootstrap_scheme(args.scheme, data.groups)
+    plan.check(make_problem(law, data, args.loss))
+    n_groups = len(np.unique(data.groups)) if args.scheme == "groups" else None
+    why = too_few(args.bootstrap, args.ci, n_groups)
+    if why is not None:
+        print(f"jaxlaws: warning: {why}", file=sys.stderr)
 
 
 # ---- progress --------------------------------------------------------------------------------
@@ -334,10 +399,9 @@ def _fit(args: argparse.Namespace, t0: float) -> int:
 
     if args.bootstrap < 0 or args.bootstrap == 1:
         raise JaxlawsError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
-    if not 0.0 < args.ci < 1.0:
-        raise JaxlawsError(f"--ci must be in (0, 1), got {args.ci}")
     _check_outputs(args)
     law = _fixed(jl.laws.get(args.law), args.fix)
+    _check_request(args, law)
     data, source = _load_data(args)
     if args.compute is not None:
         if law.allocation is None:
@@ -345,7 +409,10 @@ def _fit(args: argparse.Namespace, t0: float) -> int:
         jl.analysis.allocation.check_budgets(args.compute)
     context = _context(args, source)
     if _per_group(args, data):
+        _check_size(args, law, data, len(np.unique(data.groups)), _starts(args.starts, default=64))
         return _fit_groups(args, law, data, context, t0)
+    _check_bootstrap(args, law, data)
+    _check_size(args, law, data, 1, _starts(args.starts))
     with warnings.catch_warnings():
         # The report below states any warning, once, in words; no Python warning line on top.
         warnings.simplefilter("ignore", jl.JaxlawsWarning)
@@ -450,30 +517,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # One device per core and the persistent compilation cache come with `import jaxlaws`
     # (jaxlaws.devices), as in any Python program: the command runs as fast as a script.
+    created = _new_outputs(args)
     try:
-        if args.cmd == "fit":
-            return _fit(args, t0)
-        if args.cmd == "laws":
-            return _laws()
-        if args.cmd == "datasets":
-            return _datasets()
-        if args.cmd == "approaches":
-            from jaxlaws.analysis.approaches import cli as approaches_cli
-
-            return approaches_cli.run_cli(args)
-        if args.cmd in ("backtest", "predict"):
-            from jaxlaws.analysis import backtest, predict
-
-            return (backtest if args.cmd == "backtest" else predict).run_cli(args)
-        return _bench(args)
+        return _run(args, t0)
+    except KeyboardInterrupt:
+        _remove(created)
+        print("jaxlaws: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
     except JaxlawsError as e:
+        _remove(created)
         print(f"jaxlaws: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
     except OSError as e:
+        _remove(created)
         print(f"jaxlaws: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+
+
+def _new_outputs(args: argparse.Namespace) -> list[str]:
+    """The output paths (``--json``, ``--plot``, ``--report``) that do not exist yet: a run that
+    fails or is interrupted removes what it made of them, so no partial output is left."""
+    paths = [getattr(args, k, None) for k in ("json", "plot", "report")]
+    return [p for p in paths if isinstance(p, str) and p and not os.path.lexists(p)]
+
+
+def _remove(paths: Sequence[str]) -> None:
+    for p in paths:
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        elif os.path.lexists(p):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass  # cannot be removed: nothing more to do on the way out
+
+
+def _run(args: argparse.Namespace, t0: float) -> int:
+    """The command ``args.cmd``; its errors are :func:`main`'s to report."""
+    if args.cmd == "fit":
+        with warnings.catch_warnings():
+            # A fit's warnings are in its report, in words, and a bootstrap too small for its
+            # interval is warned about before the run: no Python warning lines on top.
+            warnings.simplefilter("ignore", JaxlawsWarning)
+            return _fit(args, t0)
+    if args.cmd == "laws":
+        return _laws()
+    if args.cmd == "datasets":
+        return _datasets()
+    if args.cmd == "approaches":
+        from jaxlaws.analysis.approaches import cli as approaches_cli
+
+        return approaches_cli.run_cli(args)
+    if args.cmd in ("backtest", "predict"):
+        from jaxlaws.analysis import backtest, predict
+
+        return (backtest if args.cmd == "backtest" else predict).run_cli(args)
+    return _bench(args)
 
 
 if __name__ == "__main__":

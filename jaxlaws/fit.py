@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxlaws import basins, engine, starts as starts_mod
+from jaxlaws import basins, engine, estimate, starts as starts_mod
 from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.law import Law
@@ -284,11 +284,15 @@ def fit(
     """
     prob = make_problem(law, data, loss, weights)
     law = prob.law
-    if isinstance(starts, str) and starts == "grid" and any(p.grid is None for p in law.params.values()):
-        starts = 256
-    theta0 = starts_mod.make(law, starts, seed=seed)
+    starts_mod.check_seed(seed)
     slv = get_solver(solver, **solver_options)
     options = engine.Options.make(precision, dtype, chunk, progress)
+    if isinstance(starts, str) and starts == "grid" and any(p.grid is None for p in law.params.values()):
+        starts = 256
+    n_starts = estimate.count_starts(law, starts)
+    if n_starts is not None and n_starts > 0:  # before the starts are made: a huge count is refused, not allocated
+        estimate.check(estimate.request(law, prob.n_points, n_starts), f"{n_starts:,} starts", "starts")
+    theta0 = starts_mod.make(law, starts, seed=seed)
     batch = Batch.single(prob, theta0)
     lanes = engine.solve(batch, slv, options)
     best = int(lanes.best(batch.fit_index, 1)[0])

@@ -201,6 +201,15 @@ class Law:
         unknown = [k for k in values if k not in every]
         if unknown:
             raise JaxlawsError(f"law {self.name!r} has no parameter(s) {unknown}; it has {list(every)}")
+        for k, v in values.items():
+            p = every[k]
+            try:
+                ok = math.isfinite(float(v)) and p.lower <= float(v) <= p.upper
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise JaxlawsError(f"law {self.name!r}: {k} fixed at {v!r} must be finite and inside its bounds "
+                                   f"[{p.lower:g}, {p.upper:g}]")
         params = {k: dataclasses.replace(p, fixed=values[k]) if k in values else p for k, p in every.items()}
         return dataclasses.replace(self, params=params, held={}, order=self.order)
 
@@ -323,6 +332,49 @@ class Law:
         return np.stack([d[k] for k in self.order], axis=-1)
 
     # ---- evaluation --------------------------------------------------------
+    def check_output(self, inputs: Mapping[str, Any]) -> None:
+        """Trace ``fn`` once on the shapes of ``inputs`` (name -> ``[n]``), abstractly
+        (:func:`jax.eval_shape`: nothing is computed or compiled), and raise
+        :class:`JaxlawsError` naming this law and the problem: a key it reads but does not
+        declare, a value jax cannot trace (numpy, ``float()``, an ``if`` on a parameter), any
+        other error, or an output that is not one float per point (``[n]``, or ``[n, k]`` for
+        ``k`` outputs; ``[n, 1]`` is taken for ``[n]``). Run when a problem is built, so that a
+        law's mistake is one line before any compile instead of a traceback from inside one."""
+        n = next(iter(np.shape(inputs[k]) for k in self.inputs))
+        free = {k: jax.ShapeDtypeStruct((), jnp.float64) for k in self.params}
+        x = {k: jax.ShapeDtypeStruct(np.shape(inputs[k]), jnp.float64) for k in self.inputs}
+
+        def call(p: Mapping[str, Any], xs: Mapping[str, Any]) -> Any:
+            every = {**p, **self.fixed}
+            return self.fn(_Declared({k: every[k] for k in self.order}, self, "parameter"),
+                           _Declared(xs, self, "input"))
+
+        try:
+            with jax.enable_x64(True):
+                out = jax.eval_shape(call, free, x)
+        except _Undeclared as e:
+            raise JaxlawsError(str(e)) from None
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+                jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError) as e:
+            raise JaxlawsError(
+                f"law {self.name!r} cannot be traced by jax ({type(e).__name__}): it turns a traced value into a "
+                "concrete one (numpy, float(), int() or an if on a parameter?); use jax.numpy and jnp.where") from e
+        except Exception as e:  # any error of the user's function: one line, the cause chained for debugging
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise JaxlawsError(f"law {self.name!r} fails on {n[0]} points: {type(e).__name__}: {first}"
+                               .rstrip(": ")) from e
+        leaves = jax.tree.leaves(out)
+        if len(leaves) != 1 or not isinstance(out, jax.ShapeDtypeStruct):
+            kind = "None" if out is None else type(out).__name__
+            raise JaxlawsError(f"law {self.name!r} must return one array of predictions, got {kind}")
+        want = n if self.n_outputs == 1 else (*n, self.n_outputs)
+        if out.shape != want and not (self.n_outputs == 1 and out.shape == (*n, 1)):
+            hint = "; broadcast a constant with jnp.full_like" if out.shape == () else ""
+            raise JaxlawsError(f"law {self.name!r} must return one value per point, shape {want} for {n[0]} points; "
+                               f"got shape {out.shape}{hint}")
+        if not jnp.issubdtype(out.dtype, jnp.floating):
+            raise JaxlawsError(f"law {self.name!r} returns {out.dtype} values; a law must return real floats")
+
     def _check_inputs(self, inputs: Mapping[str, Any]) -> None:
         missing = [k for k in self.inputs if k not in inputs]
         if missing:
@@ -373,6 +425,27 @@ class Law:
         if self.reference:
             lines.append(f"  ref: {self.reference}")
         return "\n".join(lines)
+
+
+class _Undeclared(KeyError):
+    """A law read a key it does not declare (raised while :meth:`Law.check_output` traces it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class _Declared(dict):
+    """The mapping a law reads while it is checked: a missing key names the law and what it declares."""
+
+    def __init__(self, items: Mapping[str, Any], law: Law, role: str) -> None:
+        super().__init__(items)
+        self.law, self.role = law, role
+
+    def __missing__(self, key: Any) -> Any:
+        declared = list(self.law.inputs) if self.role == "input" else list(self.law.order)
+        where = "inputs=" if self.role == "input" else "params="
+        raise _Undeclared(f"law {self.law.name!r} reads {self.role} {key!r}, which it does not declare "
+                          f"(its {self.role}s: {declared}); add it to {where}")
 
 
 def law(

@@ -93,8 +93,15 @@ def _finish(fig: Any, path: Any) -> Any:
     if path is not None:
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise JaxlawsError(f"cannot write {path!r}: no such directory")
+        # matplotlib would write a name without a suffix as PNG under that bare name, and fail on
+        # an unknown suffix with a ValueError: both refused here, naming the suffixes it writes.
+        ext = os.path.splitext(path)[1].lower().lstrip(".")
+        known = fig.canvas.get_supported_filetypes()
+        problem = (f"the file name must end in a format suffix: .png, .pdf, .svg (or {', '.join(sorted(known))})"
+                   if ext not in known else "no such directory" if not os.path.isdir(folder) else None)
+        if problem is not None:
+            _pyplot().close(fig)
+            raise JaxlawsError(f"cannot write {path!r}: {problem}")
         fig.savefig(path, dpi=DPI)
     return fig
 

@@ -116,6 +116,7 @@ def make_problem(law: Any, data: Any, loss: Any = "huber-log:1e-3", weights: Any
     y = data.y
     if (y.ndim == 2) != (law.n_outputs > 1) or (y.ndim == 2 and y.shape[1] != law.n_outputs):
         raise JaxlawsError(f"law {law.name!r} has {law.n_outputs} output(s) but the target has shape {y.shape}")
+    law.check_output(data.inputs)  # the law traced once on the data's shapes, before any compile
     if data.n_points * law.n_outputs < law.n_params:
         raise JaxlawsError(
             f"{data.n_points} points are fewer than the {law.n_params} parameters of law {law.name!r}"
@@ -126,11 +127,22 @@ def make_problem(law: Any, data: Any, loss: Any = "huber-log:1e-3", weights: Any
     if weights is None:
         w = np.ones(data.n_points)
     else:
-        w = np.asarray(weights, np.float64)
+        try:
+            w = np.asarray(weights, np.float64)
+        except (TypeError, ValueError):
+            raise JaxlawsError(f"weights must be numbers, one per point; got {type(weights).__name__}") from None
         if w.shape != (data.n_points,):
             raise JaxlawsError(f"weights have shape {w.shape}, data has {data.n_points} points")
         if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise JaxlawsError("weights must be finite and non-negative")
+            bad = int(np.argmax(~np.isfinite(w) | (w < 0)))
+            raise JaxlawsError(f"weights must be finite and non-negative; weight {bad} is {w[bad]:g}")
+        if not np.any(w > 0):
+            raise JaxlawsError("all weights are zero: nothing to fit")
+        # A zero weight drops a point: what is left must still determine the parameters.
+        used = int(np.count_nonzero(w))
+        if used * law.n_outputs < law.n_params:
+            raise JaxlawsError(f"only {used} points have a positive weight, fewer than the {law.n_params} "
+                               f"parameters of law {law.name!r}")
     p = Problem(law, data, loss, np.empty(0), np.empty(0))
     return dataclasses.replace(p, obs=p.to_obs(y), weights=p.residual_weights(w))
 

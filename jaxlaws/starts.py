@@ -94,6 +94,12 @@ def around(law: Law, params: Any, n: int, spread: float = 0.1, seed: int = 0) ->
 _SAMPLERS = {"uniform": uniform, "lhs": lhs, "halton": halton}
 
 
+def check_seed(seed: Any) -> None:
+    """That ``seed`` is what numpy's generators take: a non-negative int (not a bool)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise JaxlawsError(f"seed must be an int >= 0, got {seed!r}")
+
+
 def make(law: Law, spec: Any = "grid", seed: int = 0) -> np.ndarray:
     """Internal-coordinate starts ``[S, P]`` from a spec (see the module docstring)."""
     if law.n_params == 0:
@@ -105,7 +111,9 @@ def make(law: Law, spec: Any = "grid", seed: int = 0) -> np.ndarray:
             spec = int(spec)
         else:
             raise JaxlawsError(f"unknown starts {spec!r}: use 'grid', a count, or an array of starts")
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+    if isinstance(spec, (bool, float, np.floating)):
+        raise JaxlawsError(f"starts takes 'grid', an int count or an array of starts, got {spec!r}")
+    if isinstance(spec, (int, np.integer)):
         if spec < 1:
             raise JaxlawsError(f"number of starts must be >= 1, got {spec}")
         return lhs(law, int(spec), seed)

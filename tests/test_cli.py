@@ -375,7 +375,9 @@ def test_progress_bars_go_to_stderr(written):
 
 
 def test_no_progress_bar_off_a_terminal_or_when_asked(capsys):
-    args = ["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "16", "--bootstrap", "20"]
+    # --ci 0.9: 20 resamples are enough for its interval (a 95% one would be warned about on stderr)
+    args = ["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "16", "--bootstrap", "20",
+            "--ci", "0.9"]
     assert main(args) == 0  # auto: stderr is not a terminal here
     assert capsys.readouterr().err == ""
     assert main([*args, "--progress", "off"]) == 0
@@ -385,7 +387,7 @@ def test_no_progress_bar_off_a_terminal_or_when_asked(capsys):
 def test_progress_without_tqdm_still_fits(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)
     assert main(["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "16", "--bootstrap", "20",
-                 "--progress", "on"]) == 0
+                 "--ci", "0.9", "--progress", "on"]) == 0
     cap = capsys.readouterr()
     assert cap.err == "" and "bootstrap (pairs): 20 resamples" in cap.out
 
@@ -553,3 +555,53 @@ def test_data_files_are_told_from_bundled_names_by_suffix(tmp_path, name, monkey
 def test_a_directory_as_data_is_refused(tmp_path, capsys):
     assert main(["fit", "--data", str(tmp_path), "--law", "kaplan_n"]) == 2
     assert "is a directory, not a data file" in capsys.readouterr().err
+
+
+# ---- Ctrl-C ----------------------------------------------------------------------------------
+def test_ctrl_c_is_one_line_status_130_and_removes_partial_outputs(tmp_path, monkeypatch, capsys):
+    from jaxlaws import cli as cli_mod
+
+    kept = tmp_path / "old.json"  # a user's file from before the run: not the run's to remove
+    kept.write_text("{}")
+
+    def partial_json(path, rep):  # interrupted halfway through writing
+        with open(path, "w") as f:
+            f.write('{"law": ')
+        raise KeyboardInterrupt
+
+    def partial_report(folder, *a, **k):
+        os.makedirs(folder)
+        (tmp_path / "rep" / "fit.json").write_text("{")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_mod.report_mod, "write_json", partial_json)
+    argv = ["fit", "--data", "chinchilla_epoch", "--law", "kaplan_n", "--loss", "mse", "--starts", "4",
+            "--progress", "off"]
+    assert main([*argv, "--json", str(tmp_path / "out.json")]) == 130
+    err = capsys.readouterr().err
+    assert err == "jaxlaws: interrupted\n"
+    monkeypatch.setattr(cli_mod.report_mod, "write_fit", partial_report)
+    assert main([*argv, "--report", str(tmp_path / "rep")]) == 130
+    assert capsys.readouterr().err == "jaxlaws: interrupted\n"
+    monkeypatch.setattr(cli_mod.report_mod, "write_json", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main([*argv, "--json", str(kept)]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.json"]  # the partial ones are gone
+
+
+def test_a_real_sigint_ends_the_command_with_one_line():
+    import signal
+
+    # The fit is replaced by a wait that says when it has begun, so the signal lands inside the
+    # command's compute (not in the interpreter's start-up, which is no part of the command).
+    code = ("import sys, time, jaxlaws as jl, jaxlaws.cli as c\n"
+            "def wait(*a, **k):\n    print('ready', flush=True); time.sleep(120)\n"
+            "jl.fit = wait\n"
+            "sys.exit(c.main(['fit', '--data', 'chinchilla_epoch', '--law', 'kaplan_n', '--progress', 'off']))\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 130 and err == "jaxlaws: interrupted\n", err

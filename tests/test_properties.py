@@ -296,9 +296,13 @@ def test_a_resample_of_all_ones_reproduces_the_plain_fit(truth, seed):
 
 
 def start_values(law, ds, starts, loss, chunk=None) -> np.ndarray:
-    """Every start's objective as the engine evaluates it: float64, no step taken (max_steps=0:
-    the loop evaluates the start, and the step limit ends the lane there)."""
-    return fit_quietly(law, ds, loss=loss, starts=starts, precision="float64", max_steps=0, chunk=chunk).all_objective
+    """Every start's objective as the engine evaluates it: float64, no step taken (a solver with
+    max_steps=0, handed to the engine as fit() hands it its solver: the loop evaluates the start
+    and the step limit ends the lane there; fit() itself refuses 0 steps)."""
+    prob = make_problem(law, ds, loss)
+    batch = Batch.single(prob, jl.starts.make(prob.law, starts))
+    solver = dataclasses.replace(jl.solvers.LM(), max_steps=0)
+    return engine.solve(batch, solver, engine.Options.make("float64", None, chunk, None)).value
 
 
 def check_no_lane_ends_above_its_start(res: jl.FitResult, f0: np.ndarray, rtol: float) -> None:

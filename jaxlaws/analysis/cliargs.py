@@ -37,12 +37,15 @@ def is_file(name: str) -> bool:
 
 def columns(items: list[str]) -> dict[str, str]:
     """``--x INPUT=COLUMN`` items as a mapping (one-line error for a malformed one)."""
-    x = {}
+    x: dict[str, str] = {}
     for item in items:
-        if "=" not in item:
+        k, sep, v = item.partition("=")
+        k, v = k.strip(), v.strip()
+        if not sep or not k or not v:
             raise JaxlawsError(f"--x takes INPUT=COLUMN, got {item!r}")
-        k, v = item.split("=", 1)
-        x[k.strip()] = v.strip()
+        if k in x:  # the later one would silently win
+            raise JaxlawsError(f"--x maps input {k!r} twice ({k}={x[k]} and {item}); give each input once")
+        x[k] = v
     return x
 
 

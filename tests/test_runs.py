@@ -5,6 +5,7 @@ lost and none written twice."""
 from __future__ import annotations
 
 import json
+import shlex
 import os
 import signal
 import subprocess
@@ -166,3 +167,46 @@ def test_default_chunk_follows_starts_and_data_size():
     assert 1 <= runs.default_chunk(10 ** 6, 1, 240) <= runs.CHUNK_ROW_BYTES // (8 * 240)  # rows bound it
     assert runs.default_chunk(4000, 4500, 240) == runs.CHUNK_LANES // 4500
     assert runs.default_chunk(5, 1, 240) == 5 and runs.default_chunk(10, 10 ** 6, 240) == 1
+
+
+# ---- the command: one line on an interrupt, and the command that resumes -----------------------
+CLI = ["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "16", "--bootstrap", "200",
+       "--chunk-resamples", "2", "--progress", "off"]
+
+
+def test_the_command_interrupted_says_what_it_kept_and_how_to_resume(tmp_path):
+    procs = {}
+    for sig in ("SIGINT", "SIGTERM"):
+        d = tmp_path / sig
+        args = CLI + ["--run-dir", str(d), "--json", str(d) + ".json"]
+        p = subprocess.Popen([sys.executable, "-m", "jaxlaws", *args], env=_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while len(_chunks(d)) < 2:
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        p.send_signal(getattr(signal, sig))
+        procs[sig] = (p, d, args)
+    commands = {}
+    for sig, (p, d, args) in procs.items():
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 130, (sig, err)
+        line = err.strip()
+        assert "\n" not in line and "Traceback" not in line, line
+        kept = len(_chunks(d))
+        assert f"the fit and {kept} of 100 bootstrap chunks kept in {d}" in line, line
+        commands[sig] = line.split("resume with: ", 1)[1]
+        assert shlex.split(commands[sig]) == ["jaxlaws", *args]
+        assert not os.path.exists(str(d) + ".json")  # no partial output
+    # The command printed resumes and completes; its intervals are the uninterrupted run's.
+    p, d, args = procs["SIGINT"]
+    done = subprocess.run([sys.executable, "-m", *shlex.split(commands["SIGINT"])], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rep = json.load(open(str(d) + ".json"))
+    law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
+    fit = jl.fit(law, data, starts=16, seed=0)
+    ref = jl.bootstrap(law, data, n=200, fit=fit, seed=0, resamples_per_chunk=2, progress=False)
+    assert rep["bootstrap"]["ci"] == {k: list(v) for k, v in ref.ci(0.95).items()}
+    assert rep["bootstrap"]["resamples_per_chunk"] == 2

@@ -130,9 +130,13 @@ class RunDir:
         self.identity = json.loads(json.dumps(dict(identity)))  # as read back
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise JaxlawsError(f"run_dir {self.path!r} is a file; give a directory")
-        manifest = self._read_manifest()
+        # Process 0's directory decides, for every process (the others may not see it).
+        manifest = self._read_manifest() if _is_writer() else {}
         old = manifest.get(section)
-        if old is not None and old != self.identity:
+        refused = old is not None and old != self.identity
+        if bool(_broadcast(np.array(refused))):
+            if not _is_writer():
+                raise JaxlawsError(f"run_dir {self.path!r}: process 0 holds a run made with other arguments there")
             diff = sorted(k for k in set(old) | set(self.identity) if old.get(k) != self.identity.get(k))
             raise JaxlawsError(f"run_dir {self.path!r} holds a run made with other arguments "
                                f"({section}: {', '.join(diff)} differ); use a new directory or the same arguments")

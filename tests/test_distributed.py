@@ -91,6 +91,27 @@ def test_every_lane_of_the_fit_and_of_the_bootstrap_is_bit_identical(both):
             np.testing.assert_array_equal(b[k], a[k], err_msg=f"chunk {c} {k}")
 
 
+def test_two_processes_resume_from_process_zeros_run_dir(both, tmp_path):
+    # The same command again: process 0 finds the fit and both chunks in its run directory and
+    # hands them to process 1 (broadcast), so nothing is solved and the output is the same.
+    out, _ = both
+    port = _free_port()
+    again = tmp_path / "again.json"
+    procs = [subprocess.Popen([sys.executable, *COMMAND, "--json", str(again), "--run-dir", str(out["2x2"]),
+                               "--coordinator", f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
+                              env=device_env(2), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for i in range(2)]
+    for p in procs:
+        log, _ = p.communicate(timeout=600)
+        assert p.returncode == 0, log[-3000:]
+    first, rerun = json.load(open(str(out["2x2"]) + ".json")), json.load(open(again))
+    assert rerun["timing"]["compile_s"] == rerun["timing"]["run_s"] == 0.0  # read, not solved
+    assert rerun["bootstrap"]["timing"]["chunks_resumed"] == 2
+    for k in ("params", "objective", "status_counts", "devices", "processes"):
+        assert rerun[k] == first[k], k
+    assert rerun["bootstrap"]["ci"] == first["bootstrap"]["ci"]
+
+
 def test_only_process_zero_prints_and_writes(both):
     _, logs = both
     assert "results written to" in logs[1] and "objective" in logs[1]

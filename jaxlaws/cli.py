@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
                         "command resumes (after Ctrl-C, SIGTERM or kill -9) and gives the same result")
     f.add_argument("--chunk-resamples", dest="chunk_resamples", type=int, default=None, metavar="N",
                    help="bootstrap resamples per chunk (default with --run-dir: from the data size and memory)")
+    f.add_argument("--distributed", action="store_true",
+                   help="run as one of several processes that jax finds itself (Slurm, Open MPI, ...); "
+                        "also $JAXLAWS_DISTRIBUTED=1")
     f.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help="several processes (jax.distributed): process 0's address; also $JAXLAWS_COORDINATOR")
     f.add_argument("--num-processes", dest="num_processes", type=int, default=None, metavar="N",
@@ -352,7 +355,7 @@ def _fit(args: argparse.Namespace, t0: float, argv: Sequence[str]) -> int:
     one line what was kept and the command that resumes."""
     from jaxlaws import distributed
 
-    if distributed.requested(args.coordinator, args.num_processes, args.process_id):
+    if distributed.requested(args.coordinator, args.num_processes, args.process_id, auto=args.distributed):
         distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     if args.chunk_resamples is not None and args.chunk_resamples < 1:
         raise JaxlawsError(f"--chunk-resamples must be >= 1, got {args.chunk_resamples}")

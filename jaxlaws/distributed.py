@@ -9,7 +9,8 @@ same bits as in one process with the same total device count. Only process 0 wri
 
 Where the three numbers come from, first found wins: the arguments; ``JAXLAWS_COORDINATOR``
 (``host:port`` of process 0), ``JAXLAWS_NUM_PROCESSES``, ``JAXLAWS_PROCESS_ID``; else jax's own
-cluster detection (Slurm, Open MPI, Kubernetes, cloud TPU), which reads its environment.
+cluster detection (Slurm, Open MPI, Kubernetes, cloud TPU), which reads its environment (the
+command asks for it with ``--distributed`` or ``JAXLAWS_DISTRIBUTED=1``).
 On CPUs, processes exchange results through gloo (``jax_cpu_collectives_implementation``),
 set here unless the user chose another.
 """
@@ -25,6 +26,7 @@ from jaxlaws.errors import JaxlawsError
 COORDINATOR_ENV = "JAXLAWS_COORDINATOR"
 NUM_PROCESSES_ENV = "JAXLAWS_NUM_PROCESSES"
 PROCESS_ID_ENV = "JAXLAWS_PROCESS_ID"
+AUTO_ENV = "JAXLAWS_DISTRIBUTED"  # "1": let jax detect the cluster (Slurm, Open MPI, ...)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +85,11 @@ def settings(coordinator: str | None = None, num_processes: int | None = None,
 
 
 def requested(coordinator: str | None = None, num_processes: int | None = None,
-              process_id: int | None = None) -> bool:
-    """Whether the arguments or the ``JAXLAWS_*`` environment ask for several processes."""
+              process_id: int | None = None, auto: bool = False) -> bool:
+    """Whether the arguments or the ``JAXLAWS_*`` environment ask for several processes
+    (``auto`` or ``JAXLAWS_DISTRIBUTED=1``: yes, with whatever jax's cluster detection finds)."""
+    if auto or os.environ.get(AUTO_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
     return any(v is not None for v in settings(coordinator, num_processes, process_id))
 
 

@@ -128,6 +128,7 @@ def test_bad_process_settings_are_refused_in_one_line():
 
 
 def test_the_environment_names_the_processes(monkeypatch):
+    monkeypatch.delenv(jl.distributed.AUTO_ENV, raising=False)
     monkeypatch.setenv(jl.distributed.COORDINATOR_ENV, "10.0.0.1:1234")
     monkeypatch.setenv(jl.distributed.NUM_PROCESSES_ENV, "4")
     monkeypatch.setenv(jl.distributed.PROCESS_ID_ENV, "3")
@@ -138,3 +139,6 @@ def test_the_environment_names_the_processes(monkeypatch):
     monkeypatch.delenv(jl.distributed.NUM_PROCESSES_ENV)
     monkeypatch.delenv(jl.distributed.PROCESS_ID_ENV)
     assert not jl.distributed.requested()
+    assert jl.distributed.requested(auto=True)  # --distributed: jax's cluster detection decides
+    monkeypatch.setenv(jl.distributed.AUTO_ENV, "1")
+    assert jl.distributed.requested()

@@ -345,7 +345,8 @@ def bootstrap(
     jk = _jackknife(prob, slv, fit, options, resample.jackknife_of(plan)) if jackknife else None
     where = engine.device_info(options.devices)
     return BootstrapResult(
-        law=law, fit=fit, scheme=plan.name, theta=out["theta"], params=np.asarray(law.to_natural(out["theta"])),
+        law=law, fit=fit, scheme=plan.name, theta=out["theta"],
+        params=out["params"] if "params" in out else np.asarray(law.to_natural(out["theta"])),
         objective=out["objective"], converged=out["converged"], failed=out["failed"],
         lane_objective=out["lane_objective"], lane_status=out["lane_status"],
         starts=np.asarray(law.to_natural(theta0)), jackknife=jk,
@@ -385,10 +386,11 @@ def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.nd
     """The refits in chunks of ``c`` resamples (the last padded to ``c`` and trimmed, so every
     chunk has the same shapes and one program): chunk ``k`` from ``default_rng([seed, k])``.
     With a run directory, chunks found there are read instead of run, and each chunk run is
-    written there as soon as it is done. The results are filled into arrays of ``n`` rows."""
+    written there as soon as it is done. The results are filled into arrays of ``n`` rows (the
+    natural parameters too, chunk by chunk: no transient copy of all ``n`` rows at the end)."""
     S, P = theta0.shape
     n_chunks = -(-n // c)
-    out = {"theta": np.zeros((n, P)), "objective": np.zeros(n), "converged": np.zeros(n, bool),
+    out = {"theta": np.zeros((n, P)), "params": np.zeros((n, P)), "objective": np.zeros(n), "converged": np.zeros(n, bool),
            "failed": np.zeros(n, bool), "lane_objective": np.zeros((n, S)), "lane_status": np.zeros((n, S), np.int8)}
     done = np.zeros(n_chunks, bool) if run is None else run.done(n_chunks)
     timing = {"compile_s": 0.0, "run_s": 0.0, "chunks": n_chunks, "chunks_resumed": int(done.sum())}
@@ -410,8 +412,9 @@ def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.nd
                 run.save_chunk(k, part, time.perf_counter() - t)
                 n_done += 1
                 run.mark_done(n_chunks, n_done)
-        for key in out:
+        for key in part:
             out[key][lo:hi] = part[key]
+        out["params"][lo:hi] = np.asarray(prob.law.to_natural(part["theta"]))
         if bar is not None:
             bar(hi * S, n * S)
     return out, timing

@@ -409,7 +409,7 @@ def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.nd
             timing["compile_s"] += tk["compile_s"]
             timing["run_s"] += tk["run_s"]
             if run is not None:
-                run.save_chunk(k, part, time.perf_counter() - t)
+                run.save_chunk(k, part, time.perf_counter() - t, tk["compile_s"])
                 n_done += 1
                 run.mark_done(n_chunks, n_done)
         for key in part:

@@ -217,9 +217,10 @@ class RunDir:
             if _is_writer() else np.zeros(n_chunks, bool)
         return np.asarray(_broadcast(mask), bool)
 
-    def save_chunk(self, k: int, arrays: Mapping[str, Any], seconds: float) -> None:
+    def save_chunk(self, k: int, arrays: Mapping[str, Any], seconds: float, compile_s: float = 0.0) -> None:
+        """Chunk ``k`` written, and logged with the seconds it took (``compile_s`` of them compiling)."""
         self.save(self.chunk_name(k), arrays)
-        self.log("chunk", chunk=k, seconds=seconds)
+        self.log("chunk", chunk=k, seconds=seconds, compile_s=compile_s)
 
     def load_chunk(self, k: int) -> dict[str, np.ndarray]:
         out = self.load(self.chunk_name(k))

@@ -221,6 +221,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
         _check_report_dir(args.report)
     if args.plot or args.report:
         _need("matplotlib", "--plot" if args.plot else "--report", "plot")
+    if getattr(args, "run_dir", None):
+        where = args.run_dir if os.path.isdir(args.run_dir) else os.path.dirname(os.path.abspath(args.run_dir))
+        _check_writable_dir(where, f"--run-dir {args.run_dir!r}")
 
 
 # ---- progress --------------------------------------------------------------------------------
@@ -313,8 +316,11 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any, context: dict[str
     import jaxlaws as jl
 
     t = time.perf_counter()
+    if args.run_dir is not None:
+        raise JaxlawsError("--run-dir keeps a pooled fit and its bootstrap; a per-group fit has nothing to resume "
+                           "(pass --pooled, or drop --run-dir)")
     gf = jl.fit_groups(law, data, loss=args.loss, starts=_starts(args.starts, default=64), solver=args.solver,
-                       seed=args.seed)
+                       seed=args.seed, devices=args.devices)
     fit_s = time.perf_counter() - t
     n_groups = len(gf.labels)
     print(f"{law.name}: {n_groups} groups of {data.name!r} fitted separately (--pooled for one fit of all); "

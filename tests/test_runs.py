@@ -210,3 +210,20 @@ def test_the_command_interrupted_says_what_it_kept_and_how_to_resume(tmp_path):
     ref = jl.bootstrap(law, data, n=200, fit=fit, seed=0, resamples_per_chunk=2, progress=False)
     assert rep["bootstrap"]["ci"] == {k: list(v) for k, v in ref.ci(0.95).items()}
     assert rep["bootstrap"]["resamples_per_chunk"] == 2
+
+
+def test_the_command_refuses_run_dirs_it_cannot_use(tmp_path, capsys):
+    from jaxlaws.cli import main
+
+    base = ["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "8"]
+    afile = tmp_path / "file"
+    afile.write_text("")
+    for extra, msg in ((["--run-dir", str(afile)], "is a file"),
+                       (["--run-dir", str(tmp_path / "no" / "such")], "no such directory"),
+                       (["--run-dir", str(tmp_path / "r"), "--bootstrap", "4", "--chunk-resamples", "0"],
+                        "--chunk-resamples must be >= 1")):
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and msg in err, err
+    assert main(["fit", "--data", "sft", "--law", "sft_rectified", "--run-dir", str(tmp_path / "g")]) == 2
+    assert "per-group fit has nothing to resume" in capsys.readouterr().err

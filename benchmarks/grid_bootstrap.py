@@ -33,6 +33,7 @@ def main():
     ap.add_argument("--precision", default="mixed",
                     help="of the grid protocol's refits (mixed: float32, then a float64 polish that judges every lane)")
     ap.add_argument("--quick", action="store_true", help="20 resamples in a temporary run dir")
+    ap.add_argument("--note", default="", help="recorded with the result (e.g. how busy the machine was)")
     args = ap.parse_args()
     if args.quick:
         args.n = 20
@@ -91,7 +92,7 @@ def main():
                                                                      / one.objective)),
                          "max_relative_param_change": {k: float(moved[:, i].max()) for i, k in enumerate(law.params)}},
         "fit_s": fit_s, "run_dir": os.path.abspath(args.run_dir), "quick": args.quick,
-        "note": "measured on a shared, busy machine" if args.quick else "", "machine": suites.machine(),
+        "note": args.note, "machine": suites.machine(),
     }
     print(f"  grid in every resample: {lanes} lanes, {chunk_s:.1f} s of chunks ({compile_s:.1f} s compiling), "
           f"{per_s:.0f} lanes/s warm "

@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--n", type=int, default=4000, help="bootstrap resamples (one start each)")
     ap.add_argument("--platform", default="cpu")
     ap.add_argument("--quick", action="store_true", help="512 starts, 400 resamples")
+    ap.add_argument("--note", default="", help="recorded with the result (e.g. how busy the machine was)")
     args = ap.parse_args()
     if args.quick:
         args.starts, args.n = "512", 400
@@ -113,7 +114,7 @@ def main():
     print(f"  every configuration bit-identical: {same}")
     result = {"problem": f"chinchilla_epoch, huber-log:1e-3; fit starts {args.starts}; bootstrap {args.n} resamples, "
                          "one start each", "rows": rows, "bit_identical": same, "quick": args.quick,
-              "machine": suites.machine(), "note": "measured on a shared, busy machine" if args.quick else ""}
+              "machine": suites.machine(), "note": args.note}
     path = suites.write_result("scaling", result)
     m = result["machine"]
     lines = ["# Scaling with devices and processes", "", f"{result['problem']}; machine {m['device']} "

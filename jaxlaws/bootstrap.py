@@ -290,7 +290,8 @@ def bootstrap(
       run_dir: a run directory (:mod:`jaxlaws.runs`): the full-data fit is stored there first,
         then each finished chunk of resamples; rerunning with the same arguments resumes,
         skipping the chunks done, and gives the same result bit for bit as an uninterrupted
-        run. Implies a chunked run.
+        run. Implies a chunked run. With ``fit=`` given, the manifest records that fit's optimum;
+        to keep the fit itself, run it with ``jl.fit(..., run_dir=)`` too (as the command does).
       resamples_per_chunk: run the resamples in chunks of this many (default with ``run_dir``:
         :func:`jaxlaws.runs.default_chunk`, from the starts and the data size), one compiled
         program for all; memory then grows with the chunk, not with ``n``, apart from the

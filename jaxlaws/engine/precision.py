@@ -80,7 +80,8 @@ class Options:
 def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
     """Run ``solver`` on every lane of ``batch`` and return every lane's outcome.
 
-    Lanes are spread over every jax device (``jax.devices()``); on a CPU use
+    Lanes are spread over every jax device (``jax.devices()``, or the first ``options.devices``,
+    every process's after :func:`jaxlaws.distributed.initialize`); on a CPU use
     :func:`jaxlaws.devices.use_cpu_cores` (or ``XLA_FLAGS``) to get one device per core.
     A law with every parameter fixed has nothing to solve: each lane's objective is evaluated
     (float64) and its status is :attr:`Status.FIXED`.

@@ -293,7 +293,8 @@ def bootstrap(
         run. Implies a chunked run. With ``fit=`` given, the manifest records that fit's optimum;
         to keep the fit itself, run it with ``jl.fit(..., run_dir=)`` too (as the command does).
       resamples_per_chunk: run the resamples in chunks of this many (default with ``run_dir``:
-        :func:`jaxlaws.runs.default_chunk`, from the starts and the data size), one compiled
+        the size its manifest records, else :func:`jaxlaws.runs.default_chunk`, from the
+        starts, the data size and, where memory is short, the memory free), one compiled
         program for all; memory then grows with the chunk, not with ``n``, apart from the
         per-resample results. Chunk ``k`` draws its rows from
         ``numpy.random.default_rng([seed, k])`` (:data:`jaxlaws.runs.RNG_SCHEME`): a chunked
@@ -336,7 +337,7 @@ def bootstrap(
         rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng(seed), n=n)
         out, timing = _refit(prob, theta0, rows, n, lane_slv, dataclasses.replace(options, progress=bar))
     else:
-        c = resamples_per_chunk or runs.default_chunk(n, S, prob.obs.size)
+        c = resamples_per_chunk or runs.recorded_chunk(run_dir) or runs.default_chunk(n, S, prob.obs.size)
         identity = {**fit_identity_of(fit), "scheme": plan.name, "groups": _groups_print(plan), "seed": seed, "n": n,
                     "resamples_per_chunk": c, "bootstrap_starts": runs.fingerprint(theta0),
                     "n_bootstrap_starts": S, "bootstrap_solver": repr(lane_slv), "rng": runs.RNG_SCHEME}

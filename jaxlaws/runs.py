@@ -64,6 +64,20 @@ def default_chunk(n: int, starts: int, points: int) -> int:
     return int(max(1, min(n, CHUNK_LANES // max(starts, 1), by_rows)))
 
 
+def recorded_chunk(path: str | None, section: str = "bootstrap") -> int | None:
+    """The chunk size a run directory's manifest records (None: no such run yet), process 0's on
+    every process: a resume keeps it, whatever memory is free now (:func:`default_chunk`)."""
+    c = 0
+    if path is not None and _is_writer():
+        try:
+            with open(os.path.join(path, MANIFEST)) as f:
+                c = int(json.load(f).get(section, {}).get("resamples_per_chunk", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            c = 0
+    c = int(_broadcast(np.array(c, np.int64)))
+    return c or None
+
+
 def check_chunk(c: Any) -> int:
     if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1:
         raise JaxlawsError(f"resamples_per_chunk must be a positive integer, got {c!r}")

@@ -227,3 +227,17 @@ def test_the_command_refuses_run_dirs_it_cannot_use(tmp_path, capsys):
         assert err.count("\n") == 1 and msg in err, err
     assert main(["fit", "--data", "sft", "--law", "sft_rectified", "--run-dir", str(tmp_path / "g")]) == 2
     assert "per-group fit has nothing to resume" in capsys.readouterr().err
+
+
+def test_a_resume_keeps_the_recorded_chunk_size(tmp_path, monkeypatch):
+    # The default chunk size may depend on the memory free (runs.default_chunk); a resume must
+    # not: it takes the size the manifest records.
+    law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
+    fit = jl.fit(law, data, starts=STARTS, seed=5)
+    first = jl.bootstrap(law, data, n=6, fit=fit, seed=5, run_dir=str(tmp_path), resamples_per_chunk=2,
+                         progress=False)
+    monkeypatch.setattr(runs, "default_chunk", lambda *a: 5)  # as if memory were shorter now
+    again = jl.bootstrap(law, data, n=6, fit=fit, seed=5, run_dir=str(tmp_path), progress=False)
+    assert again.resamples_per_chunk == 2 and again.timing["chunks_resumed"] == 3
+    np.testing.assert_array_equal(again.params, first.params)
+    assert runs.recorded_chunk(str(tmp_path / "none")) is None

@@ -397,7 +397,7 @@ def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.nd
     done = np.zeros(n_chunks, bool) if run is None else run.done(n_chunks)
     timing = {"compile_s": 0.0, "run_s": 0.0, "chunks": n_chunks, "chunks_resumed": int(done.sum())}
     quiet = dataclasses.replace(options, progress=None)
-    n_done = int(done.sum())
+    done = done.copy()  # chunks on disk, growing as the run goes
     for k in range(n_chunks):
         lo, hi = k * c, min(n, (k + 1) * c)
         if done[k]:
@@ -412,8 +412,8 @@ def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.nd
             timing["run_s"] += tk["run_s"]
             if run is not None:
                 run.save_chunk(k, part, time.perf_counter() - t, tk["compile_s"])
-                n_done += 1
-                run.mark_done(n_chunks, n_done)
+                done[k] = True
+                run.mark_done(done)
         for key in part:
             out[key][lo:hi] = part[key]
         out["params"][lo:hi] = np.asarray(prob.law.to_natural(part["theta"]))

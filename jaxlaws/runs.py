@@ -245,12 +245,21 @@ class RunDir:
             raise JaxlawsError(f"run_dir {self.path!r}: {self.chunk_name(k)} vanished")
         return out
 
-    def mark_done(self, n_chunks: int, done: int) -> None:
-        """Record progress in the manifest (for people; the chunk files are what counts)."""
+    def mark_done(self, done: np.ndarray) -> None:
+        """Record in the manifest which chunks are done (``done [n_chunks]`` bool, kept as
+        ``[first, last]`` ranges): for people; the chunk files are what counts."""
         if _is_writer():
             manifest = self._read_manifest()
-            manifest.setdefault("progress", {})[self.section] = {"chunks": n_chunks, "chunks_done": done}
+            manifest.setdefault("progress", {})[self.section] = {
+                "chunks": int(len(done)), "chunks_done": int(done.sum()), "done": ranges(done)}
             self._write_manifest(manifest)
+
+
+def ranges(mask: np.ndarray) -> list[list[int]]:
+    """``[[first, last], ...]`` of the runs of True in ``mask`` (inclusive)."""
+    m = np.r_[False, np.asarray(mask, bool), False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(m))
+    return [[int(a), int(b) - 1] for a, b in zip(edges[::2], edges[1::2])]
 
 
 def _broadcast(x: np.ndarray) -> np.ndarray:

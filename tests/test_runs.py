@@ -126,7 +126,8 @@ def test_no_chunk_is_lost_or_written_twice(interrupted, sig):
     assert not [f for f in os.listdir(d) if f.startswith(".tmp-")]  # no half-written file left
     manifest = json.load(open(d / runs.MANIFEST))
     assert manifest["bootstrap"]["rng"] == runs.RNG_SCHEME and manifest["bootstrap"]["resamples_per_chunk"] == CHUNK
-    assert manifest["progress"]["bootstrap"] == {"chunks": N // CHUNK, "chunks_done": N // CHUNK}
+    assert manifest["progress"]["bootstrap"] == {"chunks": N // CHUNK, "chunks_done": N // CHUNK,
+                                                 "done": [[0, N // CHUNK - 1]]}
 
 
 def test_a_run_dir_of_other_arguments_is_refused(interrupted):
@@ -241,3 +242,8 @@ def test_a_resume_keeps_the_recorded_chunk_size(tmp_path, monkeypatch):
     assert again.resamples_per_chunk == 2 and again.timing["chunks_resumed"] == 3
     np.testing.assert_array_equal(again.params, first.params)
     assert runs.recorded_chunk(str(tmp_path / "none")) is None
+
+
+def test_done_chunks_are_recorded_as_ranges():
+    assert runs.ranges(np.array([1, 1, 0, 1, 0, 0, 1, 1, 1], bool)) == [[0, 1], [3, 3], [6, 8]]
+    assert runs.ranges(np.zeros(3, bool)) == [] and runs.ranges(np.ones(2, bool)) == [[0, 1]]

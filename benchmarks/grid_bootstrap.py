@@ -12,7 +12,6 @@ computed in DIR, over every run that added to it, so a resumed run reports the w
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -65,7 +64,7 @@ def main():
     grid = jl.bootstrap(law, data, starts="grid", run_dir=args.run_dir, precision=args.precision, **kw)
     grid_wall_s = time.perf_counter() - t
 
-    events = _events(args.run_dir)
+    events = jl.runs.events(args.run_dir)
     chunks = [e for e in events if e["event"] == "chunk"]
     chunk_s = sum(e["seconds"] for e in chunks)
     compile_s = sum(e.get("compile_s", 0.0) for e in chunks)
@@ -116,11 +115,6 @@ def main():
         lines.append(f"| {k} | {grid.se[k]:.4g} | {one.se[k]:.4g} | [{g[0]:.4g}, {g[1]:.4g}] | [{o[0]:.4g}, {o[1]:.4g}] |")
     with open(path[:-len(".json")] + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
-
-
-def _events(run_dir: str) -> list:
-    with open(os.path.join(run_dir, "log.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 if __name__ == "__main__":

@@ -193,17 +193,19 @@ class RunDir:
         """Append one JSON line (process 0 only)."""
         if not _is_writer():
             return
-        with open(self.file(LOG), "a") as f:
-            f.write(json.dumps({"event": event, "time": time.time(), "pid": os.getpid(), **fields}) + "\n")
+        line = json.dumps({"event": event, "time": time.time(), "pid": os.getpid(), **fields}) + "\n"
+        with open(self.file(LOG), "ab+") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():  # a line cut short by kill -9 ends here: start on a line of our own
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write(line.encode())
             f.flush()
             os.fsync(f.fileno())
 
     def events(self) -> list[dict[str, Any]]:
-        try:
-            with open(self.file(LOG)) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        return events(self.path)
 
     def save(self, name: str, arrays: Mapping[str, Any]) -> None:
         """``name`` (an ``.npz``) written atomically (process 0 only)."""
@@ -253,6 +255,21 @@ class RunDir:
             manifest.setdefault("progress", {})[self.section] = {
                 "chunks": int(len(done)), "chunks_done": int(done.sum()), "done": ranges(done)}
             self._write_manifest(manifest)
+
+
+def events(path: str) -> list[dict[str, Any]]:
+    """Every complete line of a run directory's log (a line cut short by ``kill -9`` is skipped)."""
+    out = []
+    try:
+        with open(os.path.join(path, LOG)) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return out
 
 
 def ranges(mask: np.ndarray) -> list[list[int]]:

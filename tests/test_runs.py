@@ -117,7 +117,7 @@ def test_no_chunk_is_lost_or_written_twice(interrupted, sig):
     # same modification time): the resume read them and computed only the others ...
     for f, stat in stopped[sig].items():
         assert (os.stat(d / f).st_ino, os.stat(d / f).st_mtime_ns) == stat, f
-    events = [json.loads(line) for line in open(d / runs.LOG)]
+    events = runs.events(d)
     written = [e["chunk"] for e in events if e["event"] == "chunk"]
     # ... and the log shows every chunk written once, the fit stored once, and one resume.
     assert sorted(written) == list(range(N // CHUNK))
@@ -247,3 +247,14 @@ def test_a_resume_keeps_the_recorded_chunk_size(tmp_path, monkeypatch):
 def test_done_chunks_are_recorded_as_ranges():
     assert runs.ranges(np.array([1, 1, 0, 1, 0, 0, 1, 1, 1], bool)) == [[0, 1], [3, 3], [6, 8]]
     assert runs.ranges(np.zeros(3, bool)) == [] and runs.ranges(np.ones(2, bool)) == [[0, 1]]
+
+
+def test_a_log_line_cut_short_is_skipped_and_the_next_starts_afresh(tmp_path):
+    run = runs.RunDir(tmp_path, "x", {"a": 1})
+    with open(tmp_path / runs.LOG, "a") as f:
+        f.write('{"event": "chunk", "chu')  # kill -9 mid-line
+    run.log("chunk", chunk=1)
+    assert [e["event"] for e in run.events()] == ["started", "chunk"] and run.events()[-1]["chunk"] == 1
+    assert runs.RunDir(tmp_path, "x", {"a": 1}).resumed
+    with pytest.raises(jl.JaxlawsError, match=r"other arguments \(x: a differ\)"):
+        runs.RunDir(tmp_path, "x", {"a": 2})

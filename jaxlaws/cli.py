@@ -410,7 +410,8 @@ def _fit_run(args: argparse.Namespace, t0: float) -> int:
         raise JaxlawsError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
     if not 0.0 < args.ci < 1.0:
         raise JaxlawsError(f"--ci must be in (0, 1), got {args.ci}")
-    _check_outputs(args)
+    if jl.distributed.is_writer():  # the others write nothing (their hosts may not have the folders)
+        _check_outputs(args)
     law = _fixed(jl.laws.get(args.law), args.fix)
     data, source = _load_data(args)
     if args.compute is not None:

@@ -149,7 +149,10 @@ def test_the_last_chunk_is_padded_so_one_program_serves_every_chunk():
     before = jl.engine.compile_count()
     a = jl.bootstrap(law, data, n=7, fit=fit, basins=0, seed=2, resamples_per_chunk=3, progress=False)
     assert jl.engine.compile_count() - before <= 1
-    b = jl.bootstrap(law, data, n=9, fit=fit, basins=0, seed=2, resamples_per_chunk=3, progress=False)
+    calls = []
+    b = jl.bootstrap(law, data, n=9, fit=fit, basins=0, seed=2, resamples_per_chunk=3,
+                     progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(3, 9), (6, 9), (9, 9)]  # once per chunk, in lanes (one start here)
     assert jl.engine.compile_count() - before <= 1
     np.testing.assert_array_equal(a.theta, b.theta[:7])
     assert a.timing["chunks"] == 3 and a.lane_status.dtype == np.int8

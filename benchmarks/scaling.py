@@ -74,6 +74,7 @@ def run(processes: int, devices: int, starts: str, n: int, platform: str) -> dic
         out = os.path.join(tmp, "out.json")
         env = _env(devices)
         env["JAX_PLATFORMS"] = platform
+        env["JAXLAWS_CACHE_DIR"] = os.path.join(tmp, "xla")  # a fresh compilation cache: "cold" compiles
         extra = [] if processes == 1 else [f"localhost:{_port()}", str(processes)]
         procs = [subprocess.Popen([sys.executable, "-c", CHILD, out, starts, str(n), *extra,
                                    *([str(i)] if extra else [])], env=env, stdout=subprocess.PIPE,

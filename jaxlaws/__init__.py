@@ -17,7 +17,9 @@ from jaxlaws import devices
 
 devices.apply_defaults()
 
-from jaxlaws import analysis, datasets, diagnostics, engine, laws, losses, plot, resample, solvers, starts  # noqa: E402
+from jaxlaws import (  # noqa: E402
+    analysis, datasets, diagnostics, distributed, engine, laws, losses, plot, resample, runs, solvers, starts,
+)
 from jaxlaws.bootstrap import BootstrapResult, bootstrap  # noqa: E402
 from jaxlaws.curve_fit import curve_fit  # noqa: E402
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning  # noqa: E402
@@ -47,6 +49,7 @@ __all__ = [
     "datasets",
     "devices",
     "diagnostics",
+    "distributed",
     "engine",
     "fit",
     "fit_groups",
@@ -56,6 +59,7 @@ __all__ = [
     "make_problem",
     "plot",
     "resample",
+    "runs",
     "solvers",
     "starts",
 ]

@@ -22,6 +22,7 @@ import dataclasses
 import math
 import sys
 import warnings
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlaws import basins, engine, estimate, resample, starts as starts_mod
+from jaxlaws import basins, engine, estimate, resample, runs, starts as starts_mod
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.fit import FitResult, fit as fit_fn
 from jaxlaws.intervals import Samples, check_level
@@ -89,6 +90,9 @@ class BootstrapResult:
       include_unconverged: whether unconverged resamples enter the summaries.
       timing: ``{"compile_s", "run_s"}`` of the resample refits.
       n_groups: the number of groups drawn (``scheme="groups"``), else None.
+      devices, device_kind, processes: where the refits ran (see :class:`~jaxlaws.FitResult`).
+      resamples_per_chunk: resamples per chunk of a chunked run (None: one batch, the
+        in-memory default; see :func:`bootstrap`).
     """
 
     law: Law
@@ -106,6 +110,10 @@ class BootstrapResult:
     include_unconverged: bool
     timing: dict[str, float]
     n_groups: int | None = None
+    devices: int = 1
+    device_kind: str = ""
+    processes: int = 1
+    resamples_per_chunk: int | None = None
 
     # ---- bookkeeping ---------------------------------------------------
     @property
@@ -228,6 +236,10 @@ class BootstrapResult:
             "se": self.se,
             "ci": {k: list(v) for k, v in self.ci(level, method).items()},
             "timing": dict(self.timing),
+            "devices": self.devices,
+            "device_kind": self.device_kind,
+            "processes": self.processes,
+            "resamples_per_chunk": self.resamples_per_chunk,
         }
 
     def format(self, level: float = 0.95, method: str = "percentile") -> str:
@@ -281,6 +293,9 @@ def bootstrap(
     chunk: int | None = None,
     precision: str = "float64",
     dtype: Any = None,
+    devices: int | None = None,
+    run_dir: str | None = None,
+    resamples_per_chunk: int | None = None,
     **solver_options: Any,
 ) -> BootstrapResult:
     """Refit ``law`` on ``n`` resamples of ``data`` in one batched computation.
@@ -301,6 +316,21 @@ def bootstrap(
       include_unconverged: keep resamples whose best lane hit the step limit.
       progress: show a progress bar (default: when stderr is a terminal), or a function
         called as ``progress(done_lanes, total_lanes)`` as the resample refits finish.
+      devices: shard the lanes over the first ``devices`` jax devices (default: all).
+      run_dir: a run directory (:mod:`jaxlaws.runs`): the full-data fit is stored there first,
+        then each finished chunk of resamples; rerunning with the same arguments resumes,
+        skipping the chunks done, and gives the same result bit for bit as an uninterrupted
+        run. Implies a chunked run. With ``fit=`` given, the manifest records that fit's optimum;
+        to keep the fit itself, run it with ``jl.fit(..., run_dir=)`` too (as the command does).
+      resamples_per_chunk: run the resamples in chunks of this many (default with ``run_dir``:
+        the size its manifest records, else :func:`jaxlaws.runs.default_chunk`, from the
+        starts, the data size and, where memory is short, the memory free), one compiled
+        program for all; memory then grows with the chunk, not with ``n``, apart from the
+        per-resample results. Chunk ``k`` draws its rows from
+        ``numpy.random.default_rng([seed, k])`` (:data:`jaxlaws.runs.RNG_SCHEME`): a chunked
+        run equals any chunked run with the same chunk size, with or without ``run_dir``,
+        but not the one-batch default (``default_rng(seed)`` for all ``n`` rows at once).
+        Lane statuses of a chunked run are kept as int8 (the codes fit) to save memory.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise JaxlawsError(f"bootstrap needs n >= 2 resamples, got {n!r}")
@@ -310,14 +340,16 @@ def bootstrap(
     plan = resample.bootstrap_scheme(scheme, data.groups if groups is None else groups)
     plan.check(prob)  # before any compute
     slv = get_solver(solver, **solver_options)
-    options = engine.Options.make(precision, dtype, chunk)
+    options = engine.Options.make(precision, dtype, chunk, devices=devices)
     per_resample = basins + 1 if isinstance(starts, str) and starts == "basins" else estimate.count_starts(law, starts)
     if per_resample is not None and per_resample > 0:  # the resample rows are drawn only after this
         estimate.check(estimate.request(law, prob.n_points, per_resample, resamples=n),
                        f"{n:,} resamples x {per_resample} starts", "resamples (n=) or starts")
+    if resamples_per_chunk is not None:
+        resamples_per_chunk = runs.check_chunk(resamples_per_chunk)
     if fit is None:
         fit = fit_fn(law, data, loss=prob.loss, solver=slv, seed=seed, weights=weights,
-                     chunk=chunk, precision=precision, dtype=dtype)
+                     chunk=chunk, precision=precision, dtype=dtype, devices=devices, run_dir=run_dir)
     else:
         differs = fit.problem.same_as(prob) if isinstance(fit, FitResult) else "not a FitResult"
         if differs is not None:
@@ -334,21 +366,96 @@ def bootstrap(
         lane_slv = slv
         theta0 = np.concatenate([fit.theta[None], starts_mod.make(law, starts, seed=seed)])
     S = theta0.shape[0]
+    bar = _progress_bar(n * S, progress)
 
-    rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng(seed), n=n)
-    batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, n)
-    lanes = engine.solve(batch, lane_slv, dataclasses.replace(options, progress=_progress_bar(n * S, progress)))
-    pick, failed = lanes.pick(batch.fit_index, n)
-    theta = lanes.theta[pick]
+    if run_dir is None and resamples_per_chunk is None:
+        rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng(seed), n=n)
+        out, timing = _refit(prob, theta0, rows, n, lane_slv, dataclasses.replace(options, progress=bar))
+    else:
+        c = resamples_per_chunk or runs.recorded_chunk(run_dir) or runs.default_chunk(n, S, prob.obs.size)
+        identity = {**fit_identity_of(fit), "scheme": plan.name, "groups": _groups_print(plan), "seed": seed, "n": n,
+                    "resamples_per_chunk": c, "bootstrap_starts": runs.fingerprint(theta0),
+                    "n_bootstrap_starts": S, "bootstrap_solver": repr(lane_slv), "rng": runs.RNG_SCHEME}
+        run = None if run_dir is None else runs.RunDir(run_dir, "bootstrap", identity)
+        out, timing = _chunked(prob, plan, fit, theta0, n, seed, c, lane_slv, options, run, bar)
+        resamples_per_chunk = c
     jk = _jackknife(prob, slv, fit, options, resample.jackknife_of(plan)) if jackknife else None
+    where = engine.device_info(options.devices)
     return BootstrapResult(
-        law=law, fit=fit, scheme=plan.name, theta=theta, params=np.asarray(law.to_natural(theta)),
-        objective=lanes.value[pick], converged=lanes.converged[pick] & ~failed, failed=failed,
-        lane_objective=lanes.value.reshape(n, S), lane_status=lanes.status.reshape(n, S),
+        law=law, fit=fit, scheme=plan.name, theta=out["theta"],
+        params=out["params"] if "params" in out else np.asarray(law.to_natural(out["theta"])),
+        objective=out["objective"], converged=out["converged"], failed=out["failed"],
+        lane_objective=out["lane_objective"], lane_status=out["lane_status"],
         starts=np.asarray(law.to_natural(theta0)), jackknife=jk,
-        include_unconverged=include_unconverged, timing={"compile_s": lanes.compile_s, "run_s": lanes.run_s},
+        include_unconverged=include_unconverged, timing=timing, devices=where.count, device_kind=where.kind,
+        processes=where.processes, resamples_per_chunk=resamples_per_chunk,
         n_groups=len(np.unique(plan.groups)) if isinstance(plan, resample.Groups) else None,
     )
+
+
+def fit_identity_of(fit: FitResult) -> dict[str, Any]:
+    """The full-data fit a bootstrap resamples around, for a manifest: its problem and optimum."""
+    return {**runs.problem_identity(fit.problem), "fit_theta": runs.fingerprint(fit.theta),
+            **runs.version_identity()}
+
+
+def _groups_print(plan: resample.Scheme) -> str | None:
+    groups = getattr(plan, "groups", None)
+    return None if groups is None else runs.fingerprint(np.unique(np.asarray(groups), return_inverse=True)[1])
+
+
+def _refit(prob: Problem, theta0: np.ndarray, rows: resample.Rows, n: int, slv: Solver,
+           options: engine.Options) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """``n`` resamples' refits from every start of ``theta0 [S, P]``: each resample's best lane
+    (``theta [n, P]``, ``objective``, ``converged``, ``failed [n]``) and every lane
+    (``lane_objective``, ``lane_status [n, S]``), and the timing."""
+    S = theta0.shape[0]
+    batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, n)
+    lanes = engine.solve(batch, slv, options)
+    pick, failed = lanes.pick(batch.fit_index, n)
+    out = {"theta": lanes.theta[pick], "objective": lanes.value[pick], "converged": lanes.converged[pick] & ~failed,
+           "failed": failed, "lane_objective": lanes.value.reshape(n, S), "lane_status": lanes.status.reshape(n, S)}
+    return out, {"compile_s": lanes.compile_s, "run_s": lanes.run_s}
+
+
+def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.ndarray, n: int, seed: int, c: int,
+             slv: Solver, options: engine.Options, run: runs.RunDir | None,
+             bar: Callable[[int, int], None] | None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The refits in chunks of ``c`` resamples (the last padded to ``c`` and trimmed, so every
+    chunk has the same shapes and one program): chunk ``k`` from ``default_rng([seed, k])``.
+    With a run directory, chunks found there are read instead of run, and each chunk run is
+    written there as soon as it is done. The results are filled into arrays of ``n`` rows (the
+    natural parameters too, chunk by chunk: no transient copy of all ``n`` rows at the end)."""
+    S, P = theta0.shape
+    n_chunks = -(-n // c)
+    out = {"theta": np.zeros((n, P)), "params": np.zeros((n, P)), "objective": np.zeros(n), "converged": np.zeros(n, bool),
+           "failed": np.zeros(n, bool), "lane_objective": np.zeros((n, S)), "lane_status": np.zeros((n, S), np.int8)}
+    done = np.zeros(n_chunks, bool) if run is None else run.done(n_chunks)
+    timing = {"compile_s": 0.0, "run_s": 0.0, "chunks": n_chunks, "chunks_resumed": int(done.sum())}
+    quiet = dataclasses.replace(options, progress=None)
+    done = done.copy()  # chunks on disk, growing as the run goes
+    for k in range(n_chunks):
+        lo, hi = k * c, min(n, (k + 1) * c)
+        if done[k]:
+            part = run.load_chunk(k)
+        else:
+            t = time.perf_counter()
+            rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng([seed, k]), n=c)
+            part, tk = _refit(prob, theta0, rows, c, slv, quiet)
+            part = {key: v[:hi - lo] for key, v in part.items()}
+            part["lane_status"] = part["lane_status"].astype(np.int8)
+            timing["compile_s"] += tk["compile_s"]
+            timing["run_s"] += tk["run_s"]
+            if run is not None:
+                run.save_chunk(k, part, time.perf_counter() - t, tk["compile_s"])
+                done[k] = True
+                run.mark_done(done)
+        for key in part:
+            out[key][lo:hi] = part[key]
+        out["params"][lo:hi] = np.asarray(prob.law.to_natural(part["theta"]))
+        if bar is not None:
+            bar(hi * S, n * S)
+    return out, timing
 
 
 def _jackknife(prob: Problem, slv: Solver, fit: FitResult, options: engine.Options,

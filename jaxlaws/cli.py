@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import importlib
+import io
 import os
 import platform
+import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import textwrap
@@ -111,6 +115,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="write DIR/fit.json, figures and DIR/summary.md (needs matplotlib)")
     f.add_argument("--progress", default="auto", choices=["auto", "on", "off"],
                    help=f"progress bars on stderr; auto: on a terminal, for a run longer than {PROGRESS_DELAY_S:g} s")
+    f.add_argument("--devices", type=int, default=None, metavar="N",
+                   help="run on the first N jax devices (default: all; the results are the same bits on any count)")
+    f.add_argument("--run-dir", dest="run_dir", default=None, metavar="DIR",
+                   help="keep the fit and each finished chunk of bootstrap resamples in DIR; rerunning the same "
+                        "command resumes (after Ctrl-C, SIGTERM or kill -9) and gives the same result")
+    f.add_argument("--chunk-resamples", dest="chunk_resamples", type=int, default=None, metavar="N",
+                   help="bootstrap resamples per chunk (default with --run-dir: from the data size and memory)")
+    f.add_argument("--distributed", action="store_true",
+                   help="run as one of several processes that jax finds itself (Slurm, Open MPI, ...); "
+                        "also $JAXLAWS_DISTRIBUTED=1")
+    f.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="several processes (jax.distributed): process 0's address; also $JAXLAWS_COORDINATOR")
+    f.add_argument("--num-processes", dest="num_processes", type=int, default=None, metavar="N",
+                   help="several processes: how many; also $JAXLAWS_NUM_PROCESSES")
+    f.add_argument("--process-id", dest="process_id", type=int, default=None, metavar="I",
+                   help="several processes: this one's index, 0 .. N-1 (0 writes the output); "
+                        "also $JAXLAWS_PROCESS_ID")
     sub.add_parser("laws", help="list the law catalog", description="List the law catalog: names, inputs, "
                    "parameters and bounds.", epilog="example:\n  jaxlaws laws\n", formatter_class=_Help)
     sub.add_parser("datasets", help="list the bundled datasets", description="List the bundled datasets.",
@@ -201,6 +222,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
         _check_report_dir(args.report)
     if args.plot or args.report:
         _need("matplotlib", "--plot" if args.plot else "--report", "plot")
+    if getattr(args, "run_dir", None):
+        where = args.run_dir if os.path.isdir(args.run_dir) else os.path.dirname(os.path.abspath(args.run_dir))
+        _check_writable_dir(where, f"--run-dir {args.run_dir!r}")
 
 
 def _check_request(args: argparse.Namespace, law: Any) -> None:
@@ -342,15 +366,14 @@ def _context(args: argparse.Namespace, source: dict[str, Any]) -> dict[str, Any]
 
     import jaxlaws as jl
 
-    d = jax.devices()[0]
     return {
         "versions": {"jaxlaws": __version__, "jax": jax.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "seed": args.seed,
         "starts": args.starts,
         "data": source,
-        "devices": {"n": jax.device_count(), "platform": d.platform, "kind": getattr(d, "device_kind", d.platform),
-                    "settings": {k: s.to_dict() for k, s in jl.devices.settings().items()}},
+        **jl.engine.device_info(getattr(args, "devices", None)).to_dict(),
+        "device_settings": {k: s.to_dict() for k, s in jl.devices.settings().items()},
     }
 
 
@@ -358,8 +381,11 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any, context: dict[str
     import jaxlaws as jl
 
     t = time.perf_counter()
+    if args.run_dir is not None:
+        raise JaxlawsError("--run-dir keeps a pooled fit and its bootstrap; a per-group fit has nothing to resume "
+                           "(pass --pooled, or drop --run-dir)")
     gf = jl.fit_groups(law, data, loss=args.loss, starts=_starts(args.starts, default=64), solver=args.solver,
-                       seed=args.seed)
+                       seed=args.seed, devices=args.devices)
     fit_s = time.perf_counter() - t
     n_groups = len(gf.labels)
     print(f"{law.name}: {n_groups} groups of {data.name!r} fitted separately (--pooled for one fit of all); "
@@ -389,17 +415,66 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any, context: dict[str
            "loss": args.loss, "solver": args.solver, "status_counts": gf.status_counts,
            "lane_status_counts": jl.Status.counts(gf.lane_status), "warnings": gf.warnings,
            "timing": {**gf.timing, "fit_s": fit_s, "wall_s": time.perf_counter() - t0},
-           "device": jl.engine.device_name(), **context}
+           "device": jl.engine.device_name(args.devices), **context}
     _write(args, rep, lambda: report_mod.write_groups(args.report, rep, gf, data))
     return 0
 
 
-def _fit(args: argparse.Namespace, t0: float) -> int:
+def _fit(args: argparse.Namespace, t0: float, argv: Sequence[str]) -> int:
+    """``jaxlaws fit``: with several processes (``--coordinator ...``) every process runs it and
+    only process 0 prints and writes; with ``--run-dir`` an interrupt (Ctrl-C, SIGTERM) says in
+    one line what was kept and the command that resumes."""
+    from jaxlaws import distributed
+
+    if distributed.requested(args.coordinator, args.num_processes, args.process_id, auto=args.distributed):
+        distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    if args.chunk_resamples is not None and args.chunk_resamples < 1:
+        raise JaxlawsError(f"--chunk-resamples must be >= 1, got {args.chunk_resamples}")
+    if args.devices is not None and args.devices < 1:
+        raise JaxlawsError(f"--devices must be >= 1, got {args.devices}")
+    if args.run_dir is not None and os.path.exists(args.run_dir) and not os.path.isdir(args.run_dir):
+        raise JaxlawsError(f"--run-dir {args.run_dir!r} is a file; give a directory")
+    quiet = contextlib.nullcontext() if distributed.is_writer() else contextlib.redirect_stdout(io.StringIO())
+    with quiet:
+        if args.run_dir is None:
+            return _fit_run(args, t0)
+        with _term_as_interrupt():
+            try:
+                return _fit_run(args, t0)
+            except KeyboardInterrupt:
+                from jaxlaws import runs
+
+                command = shlex.join(["jaxlaws", *argv])
+                print(f"jaxlaws: interrupted: {runs.kept(args.run_dir)} kept in {args.run_dir}; "
+                      f"resume with: {command}", file=sys.stderr)
+                return 130
+
+
+@contextlib.contextmanager
+def _term_as_interrupt() -> Any:
+    """SIGTERM raised as KeyboardInterrupt while the run lasts (a batch system's stop reads
+    as Ctrl-C: what is done is kept), the previous handler restored after."""
+    def raise_interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fit_run(args: argparse.Namespace, t0: float) -> int:
     import jaxlaws as jl
 
     if args.bootstrap < 0 or args.bootstrap == 1:
         raise JaxlawsError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
-    _check_outputs(args)
+    if jl.distributed.is_writer():  # the others write nothing (their hosts may not have the folders)
+        _check_outputs(args)
     law = _fixed(jl.laws.get(args.law), args.fix)
     _check_request(args, law)
     data, source = _load_data(args)
@@ -418,7 +493,7 @@ def _fit(args: argparse.Namespace, t0: float) -> int:
         warnings.simplefilter("ignore", jl.JaxlawsWarning)
         t = time.perf_counter()
         res = jl.fit(law, data, loss=args.loss, starts=_starts(args.starts), solver=args.solver, seed=args.seed,
-                     progress=_progress(args.progress, "fit"))
+                     progress=_progress(args.progress, "fit"), devices=args.devices, run_dir=args.run_dir)
         fit_s = time.perf_counter() - t
     rep = res.to_dict()
     rep["timing"]["fit_s"] = fit_s
@@ -427,7 +502,8 @@ def _fit(args: argparse.Namespace, t0: float) -> int:
     boot = None
     if args.bootstrap:
         boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver,
-                            scheme=args.scheme, fit=res, progress=_progress(args.progress, "bootstrap") or False)
+                            scheme=args.scheme, fit=res, progress=_progress(args.progress, "bootstrap") or False,
+                            devices=args.devices, run_dir=args.run_dir, resamples_per_chunk=args.chunk_resamples)
         rep["bootstrap"] = boot.summary(args.ci)
         print(boot.format(args.ci))
     opt = report_mod.compute_optimal(res, boot, args.compute, args.ci)
@@ -440,7 +516,7 @@ def _fit(args: argparse.Namespace, t0: float) -> int:
         return report_mod.write_fit(args.report, rep, res, data, boot, args.compute, args.ci)
 
     _write(args, rep, folder)
-    if args.plot:
+    if args.plot and jl.distributed.is_writer():
         report_mod.figure("data_and_fit", args.plot, res, data)
         print(f"plot written to {args.plot}")
     return 0
@@ -462,6 +538,10 @@ def _format_allocation(opt: dict[str, Any]) -> str:
 
 
 def _write(args: argparse.Namespace, rep: dict[str, Any], folder: Callable[[], list[str]]) -> None:
+    from jaxlaws import distributed
+
+    if not distributed.is_writer():  # several processes: one set of files, by process 0
+        return
     if args.json:
         report_mod.write_json(args.json, rep)
         print(f"results written to {args.json}")
@@ -519,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (jaxlaws.devices), as in any Python program: the command runs as fast as a script.
     created = _new_outputs(args)
     try:
-        return _run(args, t0)
+        return _run(args, t0, sys.argv[1:] if argv is None else list(argv))
     except KeyboardInterrupt:
         _remove(created)
         print("jaxlaws: interrupted", file=sys.stderr)
@@ -554,14 +634,15 @@ def _remove(paths: Sequence[str]) -> None:
                 pass  # cannot be removed: nothing more to do on the way out
 
 
-def _run(args: argparse.Namespace, t0: float) -> int:
-    """The command ``args.cmd``; its errors are :func:`main`'s to report."""
+def _run(args: argparse.Namespace, t0: float, argv: Sequence[str]) -> int:
+    """The command ``args.cmd`` (``argv``: the words it was given, for a resume hint); its errors
+    are :func:`main`'s to report."""
     if args.cmd == "fit":
         with warnings.catch_warnings():
             # A fit's warnings are in its report, in words, and a bootstrap too small for its
             # interval is warned about before the run: no Python warning lines on top.
             warnings.simplefilter("ignore", JaxlawsWarning)
-            return _fit(args, t0)
+            return _fit(args, t0, argv)
     if args.cmd == "laws":
         return _laws()
     if args.cmd == "datasets":

@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from jaxlaws import basins, engine, estimate, starts as starts_mod
+from jaxlaws import basins, engine, estimate, runs, starts as starts_mod
 from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.law import Law
+from jaxlaws.lanes import Lanes
 from jaxlaws.problem import Batch, Problem, make_problem
 from jaxlaws.solvers import Status, get as get_solver
 
@@ -34,11 +35,14 @@ class FitResult:
       loss, solver: what was minimised, and how.
       n_points: points fitted.
       timing: ``{"compile_s", "run_s"}`` seconds.
-      device: where it ran.
+      device: where it ran (``platform:kind xN``).
       problem: the checked law, data, loss and weights (for consistency checks downstream).
       diagnostics: bounds, covariance, identifiability and information criteria at the best lane.
       basins: lane indices of the distinct basins among converged lanes, best first.
       n_best: how many converged lanes reached the best objective (to ``basins.BASIN_FTOL``).
+      devices: how many devices the lanes were sharded over (every process's together).
+      device_kind: their kind as jax names it (``cpu``, ``NVIDIA H200``, ...).
+      processes: how many jax processes ran (see :mod:`jaxlaws.distributed`).
     """
 
     law: Law
@@ -60,6 +64,9 @@ class FitResult:
     diagnostics: Diagnostics
     basins: np.ndarray
     n_best: int
+    devices: int = 1
+    device_kind: str = ""
+    processes: int = 1
 
     # ---- lanes -------------------------------------------------------------------------
     @property
@@ -179,6 +186,9 @@ class FitResult:
             "diagnostics": d.to_dict(),
             "timing": dict(self.timing),
             "device": self.device,
+            "devices": self.devices,
+            "device_kind": self.device_kind,
+            "processes": self.processes,
         }
 
     def __str__(self) -> str:
@@ -239,6 +249,29 @@ def _nonfinite_rows(prob: Problem, theta0: np.ndarray, most: int = 64) -> str:
     return f"the prediction is not finite at {int(rows.sum())} of {n} rows {where} (first: row {i}, {at})"
 
 
+def fit_identity(batch: Batch, solver: Any, options: engine.Options) -> dict[str, Any]:
+    """What a fit is, for a run directory's manifest: the problem, the starts, solver, precision."""
+    return {**runs.problem_identity(batch.problem), "starts": runs.fingerprint(batch.theta0),
+            "n_starts": batch.n_lanes, "solver": repr(solver), "precision": options.precision.value,
+            **runs.version_identity()}
+
+
+def _solve_or_load(batch: Batch, solver: Any, options: engine.Options, run_dir: str | None) -> Lanes:
+    """The lanes of ``batch``: read from ``run_dir`` if a run with the same identity stored them,
+    else solved (and stored there first of all, before anything else can be lost)."""
+    if run_dir is None:
+        return engine.solve(batch, solver, options)
+    run = runs.RunDir(run_dir, "fit", fit_identity(batch, solver, options))
+    saved = run.load(runs.FIT)
+    if saved is not None:
+        return Lanes(theta=saved["theta"], value=saved["value"], steps=saved["steps"], status=saved["status"],
+                     compile_s=0.0, run_s=0.0)
+    lanes = engine.solve(batch, solver, options)
+    run.save(runs.FIT, {"theta": lanes.theta, "value": lanes.value, "steps": lanes.steps, "status": lanes.status})
+    run.log("fit", lanes=batch.n_lanes)
+    return lanes
+
+
 def fit(
     law: Any,
     data: Any,
@@ -253,6 +286,8 @@ def fit(
     dtype: Any = None,
     throw: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    devices: int | None = None,
+    run_dir: str | None = None,
     **solver_options: Any,
 ) -> FitResult:
     """Fit ``law`` to ``data`` from many starts at once; the best lane wins.
@@ -272,6 +307,11 @@ def fit(
         a :class:`~jaxlaws.errors.JaxlawsWarning`).
       progress: called as ``progress(done_lanes, total_lanes)`` as lanes finish (with
         ``precision="mixed"``, those of the float64 polish).
+      devices: shard the lanes over the first ``devices`` jax devices (default: all). Every
+        lane's result is the same bits on any device count (see ``tests/test_reproducible.py``).
+      run_dir: a run directory (:mod:`jaxlaws.runs`): the lanes are stored there once run, and
+        a rerun with the same arguments reads them instead of fitting again (refused if the
+        directory was made by other arguments).
       **solver_options: set on the solver, by name or object (an unknown one is refused).
         LM's stopping rules (see :mod:`jaxlaws.solvers.lm`; the float64 polish applies them):
         ``ftol=1e-14``: the Gauss-Newton decrement (the model's estimate of f - f*), relative
@@ -286,7 +326,7 @@ def fit(
     law = prob.law
     starts_mod.check_seed(seed)
     slv = get_solver(solver, **solver_options)
-    options = engine.Options.make(precision, dtype, chunk, progress)
+    options = engine.Options.make(precision, dtype, chunk, progress, devices)
     if isinstance(starts, str) and starts == "grid" and any(p.grid is None for p in law.params.values()):
         starts = 256
     n_starts = estimate.count_starts(law, starts)
@@ -294,7 +334,7 @@ def fit(
         estimate.check(estimate.request(law, prob.n_points, n_starts), f"{n_starts:,} starts", "starts")
     theta0 = starts_mod.make(law, starts, seed=seed)
     batch = Batch.single(prob, theta0)
-    lanes = engine.solve(batch, slv, options)
+    lanes = _solve_or_load(batch, slv, options, run_dir)
     best = int(lanes.best(batch.fit_index, 1)[0])
     if best < 0:
         raise JaxlawsError(
@@ -302,6 +342,7 @@ def fit(
             f"{_nonfinite_rows(prob, theta0)} (are the data in law {law.name!r}'s domain?)"
         )
     nat = np.asarray(law.to_natural(lanes.theta))
+    where = engine.device_info(options.devices)
     usable = lanes.converged | (np.arange(batch.n_lanes) == best)
     res = FitResult(
         law=law,
@@ -318,10 +359,13 @@ def fit(
         solver=solver_name(slv),
         n_points=prob.n_points,
         timing={"compile_s": lanes.compile_s, "run_s": lanes.run_s},
-        device=engine.device_name(),
+        device=where.name,
         problem=prob,
         diagnostics=diagnose_or_explain(law, prob.loss, prob.inputs, prob.obs, prob.weights, lanes.theta[best]),
         basins=basins.distinct(lanes.theta, lanes.value, usable, best),
         n_best=int(basins.reaching_best(lanes.value, lanes.converged, best).sum()),
+        devices=where.count,
+        device_kind=where.kind,
+        processes=where.processes,
     )
     return verdict(res, throw)

@@ -174,7 +174,7 @@ class GroupFit:
 
 def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver: Any = "lm", seed: int = 0,
                *, shared: Any = None, chunk: int | None = None, precision: str = "mixed", dtype: Any = None,
-               throw: bool = False, **solver_options: Any) -> GroupFit | SharedFit:
+               throw: bool = False, devices: int | None = None, **solver_options: Any) -> GroupFit | SharedFit:
     """Fit ``law`` separately to every group of ``data`` (which needs ``groups``) in one batched call.
 
     The arguments are :func:`jaxlaws.fit`'s, with the same precision policy (``mixed`` by
@@ -190,7 +190,7 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
     if shared is not None:
         prob = make_problem(law, data, loss)
         return _fit_shared(prob.law, prob.data, shared, loss, starts, solver, seed, throw,
-                           {"chunk": chunk, "precision": precision, "dtype": dtype}, solver_options)
+                           {"chunk": chunk, "precision": precision, "dtype": dtype, "devices": devices}, solver_options)
     prob = make_problem(law, data, loss)
     law, data = prob.law, prob.data
     if data.groups is None:
@@ -202,7 +202,7 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
         raise JaxlawsError(f"group {g!r} has {counts.min()} points, fewer than law {law.name!r}'s {law.n_params} parameters")
     theta0 = starts_mod.make(law, starts, seed=seed)
     slv = get_solver(solver, **solver_options)
-    options = engine.Options.make(precision, dtype, chunk)
+    options = engine.Options.make(precision, dtype, chunk, devices=devices)
     rows = plan.rows(prob)
     G, S = len(labels), len(theta0)
     batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, G)
@@ -218,7 +218,7 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
     gf = GroupFit(law=law, labels=labels, params=params,
                   objective=np.where(failed, np.inf, lanes.value[best]), status=status, n_points=counts,
                   lane_status=lanes.status.reshape(G, S), timing={"compile_s": lanes.compile_s, "run_s": run_s},
-                  diagnostics=diags, device=engine.device_name(), loss=prob.loss.spec, solver=solver_name(slv),
+                  diagnostics=diags, device=engine.device_name(devices), loss=prob.loss.spec, solver=solver_name(slv),
                   precision=options.precision.value)
     bad = [str(g) for g, c in zip(gf.labels, gf.converged) if not c]
     if bad:

@@ -152,12 +152,13 @@ def _header(rep: dict[str, Any]) -> list[str]:
     mapping = ", ".join(f"{k} ← `{c}`" for k, c in cols.get("inputs", {}).items())
     target = f"; target `{cols['y']}`" if cols.get("y") else ""
     group = f"; groups `{cols['group']}`" if cols.get("group") else ""
-    dev = rep.get("devices", {})
+    procs = rep.get("processes", 1)
+    where = f"{rep.get('devices')} {rep.get('device_kind')} device(s)" + (f" in {procs} processes" if procs != 1 else "")
     return [
         f"- data: {src}, {rep.get('n_points')} points; inputs {mapping}{target}{group}",
         f"- loss `{rep.get('loss', '')}`, solver {rep.get('solver', '')}, starts {rep.get('starts')} "
         f"({rep.get('n_starts', '—')} lanes), seed {rep.get('seed')}",
-        f"- jaxlaws {v.get('jaxlaws')}, jax {v.get('jax')}; {dev.get('n')} {dev.get('kind')} device(s); "
+        f"- jaxlaws {v.get('jaxlaws')}, jax {v.get('jax')}; {where}; "
         f"{_g(rep.get('timing', {}).get('wall_s'), '.2f')} s",
     ]
 

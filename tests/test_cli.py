@@ -106,7 +106,7 @@ def test_grouped_data_are_fitted_per_group_by_default(tmp_path, capsys):
     assert sum(rep["status_counts"].values()) == 42
     assert sum(rep["lane_status_counts"].values()) == 42 * 16
     assert all(set(g) >= {"group", "params", "objective", "status"} for g in rep["groups"])
-    assert rep["starts"] == "16" and rep["data"]["source"] == "bundled" and rep["devices"]["n"] >= 1
+    assert rep["starts"] == "16" and rep["data"]["source"] == "bundled" and rep["devices"] >= 1
     # --report: the same JSON, a summary with a row per group, and whatever figures it links
     d = tmp_path / "rep"
     assert json.loads((d / "fit.json").read_text()) == rep
@@ -312,10 +312,10 @@ def test_json_records_versions_seed_starts_data_devices_and_wall_time(written):
     assert rep["seed"] == 3 and rep["starts"] == "16" and rep["n_starts"] == 16
     assert rep["data"] == {"source": "bundled", "name": "chinchilla_epoch", "path": None,
                            "columns": {"inputs": {"N": "N", "D": "D", "C": "C"}, "y": "loss", "group": None}}
-    dev = rep["devices"]
-    assert dev["n"] == jax.device_count() and dev["kind"] == jax.devices()[0].device_kind
-    assert rep["device"] == f"{dev['platform']}:{dev['kind']} x{dev['n']}"
-    assert dev["settings"] == {k: s.to_dict() for k, s in jl.devices.settings().items()}
+    assert rep["devices"] == jax.device_count() and rep["device_kind"] == jax.devices()[0].device_kind
+    assert rep["processes"] == 1 and rep["bootstrap"]["devices"] == rep["devices"]
+    assert rep["device"] == f"{rep['device_platform']}:{rep['device_kind']} x{rep['devices']}"
+    assert rep["device_settings"] == {k: s.to_dict() for k, s in jl.devices.settings().items()}
     t = rep["timing"]
     assert 0 < t["run_s"] and t["compile_s"] + t["run_s"] <= t["fit_s"] <= t["wall_s"]
     # lanes by status, for the fit and for the bootstrap, and the diagnostics

@@ -4,6 +4,12 @@ Lanes go through each device's queue (:mod:`jaxlaws.engine.queue`) in calls of
 ``QUEUE_BATCHES * K`` lanes per device; the slots carry over from one call to the next, and
 the last call runs every lane to its end. Device ``d`` queues lanes ``d, d + n_dev, ...``
 (interleaved, so easy and hard starts mix).
+
+``devices``: how many of the first jax devices run (None: all). With several processes each
+builds the queue only of its own devices (:func:`jaxlaws.engine.mesh.put_rows`), reads back
+only their records, and every process gets every lane at the end
+(:func:`jaxlaws.engine.mesh.gather_lanes`). What a lane computes depends only on its device's
+``K`` slots and its queue, never on which process holds the device.
 """
 
 from __future__ import annotations
@@ -37,52 +43,63 @@ class _Setup(NamedTuple):
     slots: Slots  # K * n_dev empty slots, sharded
 
 
-def _setup(batch: Batch, solver: Solver, x64: bool, chunk: int | None) -> _Setup:
+def _setup(batch: Batch, solver: Solver, x64: bool, chunk: int | None, devices: int | None) -> _Setup:
     """Slots per device, the dtype, the data on the devices, the slot shapes and empty slots
     (called inside the phase's ``enable_x64``)."""
-    prob, n_dev = batch.problem, mesh.n_devices()
+    prob, n_dev = batch.problem, mesh.n_devices(devices)
     K = slots_mod.slots_per_device(-(-batch.n_lanes // n_dev), batch.obs.shape[-1], prob.law.n_params, chunk)
     dt = jnp.float64 if x64 else jnp.float32
-    data = jax.device_put(Data(
+    data = mesh.put(Data(
         {k: jnp.asarray(v, dt) for k, v in prob.inputs.items()}, jnp.asarray(batch.obs, dt),
         jnp.asarray(batch.weights, dt), jnp.asarray(batch.lower, dt), jnp.asarray(batch.upper, dt),
-    ), mesh.replicated())
+    ), mesh.replicated(devices))
     shape = CACHE.slot_shape(prob.law, prob.loss, solver, K * n_dev, data)
-    lanes = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shape)._replace(status=np.full(K * n_dev, EMPTY, np.int32))
-    z = np.zeros(K * n_dev, np.int32)
-    empty = jax.device_put(Slots(lanes, np.full(K * n_dev, -1, np.int32), z, z, z), mesh.lane_sharding())
-    return _Setup(K, dt, data, shape, empty)
+
+    def empty_rows(d: int) -> Slots:  # K empty slots of one device
+        lanes = jax.tree.map(lambda a: np.zeros((K,) + a.shape[1:], a.dtype), shape)
+        z = np.zeros(K, np.int32)
+        return Slots(lanes._replace(status=np.full(K, EMPTY, np.int32)), np.full(K, -1, np.int32), z, z, z)
+
+    return _Setup(K, dt, data, shape, mesh.put_rows(empty_rows, devices))
 
 
-def _args(s: _Setup, slots: Slots, batch: Batch, q: np.ndarray, steps0: np.ndarray, final: bool) -> tuple[Any, ...]:
-    """The queue program's arguments: slots, the queued lanes ``q`` (-1: none), the flag, the data."""
-    qi = np.maximum(q, 0)
-    queued = jax.device_put(Queue(batch.theta0[qi].astype(s.dtype), q, batch.obs_index[qi], batch.weight_index[qi],
-                                  batch.bound_index[qi], steps0[qi]), mesh.lane_sharding())
-    return slots, queued, jax.device_put(jnp.asarray(final), mesh.replicated()), s.data
+def _args(s: _Setup, slots: Slots, batch: Batch, q: np.ndarray, steps0: np.ndarray, final: bool,
+          devices: int | None) -> tuple[Any, ...]:
+    """The queue program's arguments: slots, the queued lanes ``q [n_dev, Q]`` (-1: none), the
+    flag, the data. Only this process's devices' rows of ``q`` are read."""
+    def rows(d: int) -> Queue:
+        qd = q[d]
+        qi = np.maximum(qd, 0)
+        return Queue(batch.theta0[qi].astype(s.dtype), qd, batch.obs_index[qi], batch.weight_index[qi],
+                     batch.bound_index[qi], steps0[qi])
+
+    flag = mesh.put(np.asarray(final), mesh.replicated(devices))
+    return slots, mesh.put_rows(rows, devices), flag, s.data
 
 
-def compile_ahead(batch: Batch, solver: Solver, x64: bool, chunk: int | None) -> float:
+def compile_ahead(batch: Batch, solver: Solver, x64: bool, chunk: int | None, devices: int | None = None) -> float:
     """Start compiling the program :func:`run` will use for ``batch`` (see
     :meth:`ProgramCache.compile_ahead`); the seconds spent tracing and lowering it."""
     with jax.enable_x64(x64):
-        s = _setup(batch, solver, x64, chunk)
-        q = np.full(mesh.n_devices() * QUEUE_BATCHES * s.K, -1, np.int32)
-        args = _args(s, s.slots, batch, q, np.zeros(batch.n_lanes, np.int32), False)
+        s = _setup(batch, solver, x64, chunk, devices)
+        q = np.full((mesh.n_devices(devices), QUEUE_BATCHES * s.K), -1, np.int32)
+        args = _args(s, s.slots, batch, q, np.zeros(batch.n_lanes, np.int32), False, devices)
         return CACHE.compile_ahead(batch.problem.law, batch.problem.loss, solver, args, s.K, x64)
 
 
 def run(batch: Batch, solver: Solver, x64: bool, chunk: int | None = None,
-        progress: Callable[[int, int], None] | None = None, steps0: np.ndarray | None = None) -> Lanes:
-    """Every lane of ``batch`` run by ``solver`` in one precision; ``steps0`` ``[L]``: steps
-    already spent per lane (a polish continues the float32 count)."""
+        progress: Callable[[int, int], None] | None = None, steps0: np.ndarray | None = None,
+        devices: int | None = None) -> Lanes:
+    """Every lane of ``batch`` run by ``solver`` in one precision on the first ``devices`` jax
+    devices (None: all); ``steps0`` ``[L]``: steps already spent per lane (a polish continues
+    the float32 count)."""
     L = batch.n_lanes
-    n_dev = mesh.n_devices()
+    n_dev = mesh.n_devices(devices)
     law, loss = batch.problem.law, batch.problem.loss
     steps0 = np.zeros(L, np.int32) if steps0 is None else np.asarray(steps0, np.int32)
     with jax.enable_x64(x64):
         t_start = time.perf_counter()
-        s = _setup(batch, solver, x64, chunk)
+        s = _setup(batch, solver, x64, chunk, devices)
         Qd = QUEUE_BATCHES * s.K
         compile_s = 0.0
         pool = {"theta": np.zeros((L, law.n_params), s.shape.state.theta.dtype),
@@ -98,7 +115,7 @@ def run(batch: Batch, solver: Solver, x64: bool, chunk: int | None = None,
 
         def collect(rec: Any) -> None:
             nonlocal done
-            rec = jax.device_get(rec)
+            rec = mesh.local_rows(rec)
             got = rec.id >= 0
             store(rec.id[got], rec.theta[got], rec.value[got], rec.steps[got], rec.status[got])
             done += int(got.sum())
@@ -114,7 +131,7 @@ def run(batch: Batch, solver: Solver, x64: bool, chunk: int | None = None,
             for d, p in enumerate(per_dev):
                 part = p[b * Qd:(b + 1) * Qd]
                 q[d, :len(part)] = part
-            args = _args(s, slots, batch, q.reshape(-1), steps0, b == n_calls - 1)
+            args = _args(s, slots, batch, q, steps0, b == n_calls - 1, devices)
             exe, c = CACHE.get(law, loss, solver, args, s.K)
             compile_s += c
             slots, rec = exe(*args)
@@ -124,10 +141,11 @@ def run(batch: Batch, solver: Solver, x64: bool, chunk: int | None = None,
         collect(pending)
 
         # The slots hold the lanes that finished last, never swapped out.
-        last = jax.device_get(slots)
+        last = mesh.local_rows(slots)
         held = last.id >= 0
         store(last.id[held], last.lane.state.theta[held], last.lane.state.value[held], last.lane.steps[held],
               last.lane.status[held])
+        pool = mesh.gather_lanes(pool, devices)
         if progress is not None:
             progress(L, L)
 

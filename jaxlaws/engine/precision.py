@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlaws.engine import phase
+from jaxlaws.engine import mesh, phase
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.lanes import Lanes
 from jaxlaws.problem import Batch
@@ -57,24 +57,31 @@ class Options:
       chunk: slots per device (rounded to a power of two, at most enough for the lanes);
         default :func:`jaxlaws.engine.slots.slots_per_device` of the lane count and data size.
       progress: called as ``progress(done_lanes, total_lanes)`` after each queue call.
+      devices: run on the first ``devices`` jax devices (None: all of them; see
+        :mod:`jaxlaws.engine.mesh`).
     """
 
     precision: Precision = Precision.FLOAT64
     chunk: int | None = None
     progress: Callable[[int, int], None] | None = None
+    devices: int | None = None
 
     @classmethod
     def make(cls, precision: Any = "float64", dtype: Any = None, chunk: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Options:
+             progress: Callable[[int, int], None] | None = None, devices: int | None = None) -> Options:
         if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1):
             raise JaxlawsError(f"chunk must be a positive integer, got {chunk!r}")
-        return cls(Precision.parse(precision, dtype), None if chunk is None else int(chunk), progress)
+        devices = mesh.check_count(devices)
+        if devices is not None:
+            mesh.select(devices)  # refuses more than there are, before any compute
+        return cls(Precision.parse(precision, dtype), None if chunk is None else int(chunk), progress, devices)
 
 
 def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
     """Run ``solver`` on every lane of ``batch`` and return every lane's outcome.
 
-    Lanes are spread over every jax device (``jax.devices()``); on a CPU use
+    Lanes are spread over every jax device (``jax.devices()``, or the first ``options.devices``,
+    every process's after :func:`jaxlaws.distributed.initialize`); on a CPU use
     :func:`jaxlaws.devices.use_cpu_cores` (or ``XLA_FLAGS``) to get one device per core.
     A law with every parameter fixed has nothing to solve: each lane's objective is evaluated
     (float64) and its status is :attr:`Status.FIXED`.
@@ -82,14 +89,15 @@ def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
     if batch.problem.law.n_params == 0:
         return evaluate_fixed(batch, options.progress)
     if options.precision is not Precision.MIXED:
-        return phase.run(batch, solver, options.precision is Precision.FLOAT64, options.chunk, options.progress)
+        return phase.run(batch, solver, options.precision is Precision.FLOAT64, options.chunk, options.progress,
+                         devices=options.devices)
     # Both programs compile at once on two background threads, the float64 one overlapping the
     # float32 run (grid cold: 2.4 -> 2.2 s). coarse() and refine() are called once, so the same
     # solver objects key the programs compiled ahead and the programs run.
     coarse, refine = solver.coarse(), solver.refine()
-    ahead_s = (phase.compile_ahead(batch, coarse, False, options.chunk)
-               + phase.compile_ahead(batch, refine, True, options.chunk))
-    first = phase.run(batch, coarse, False, options.chunk)
+    ahead_s = (phase.compile_ahead(batch, coarse, False, options.chunk, options.devices)
+               + phase.compile_ahead(batch, refine, True, options.chunk, options.devices))
+    first = phase.run(batch, coarse, False, options.chunk, devices=options.devices)
     restart = Status.failed_mask(first.status) | ~np.isfinite(first.value)
     lower, upper = batch.lane_bounds()
     start = np.where(restart[:, None], batch.theta0, np.clip(first.theta, lower, upper))
@@ -99,7 +107,8 @@ def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
     order = polish_order(first.value, restart, batch.fit_index)
     back = np.argsort(order)
     polish = dataclasses.replace(batch.take(order), theta0=start[order])
-    second = phase.run(polish, refine, True, options.chunk, options.progress, steps0=used[order])
+    second = phase.run(polish, refine, True, options.chunk, options.progress, steps0=used[order],
+                       devices=options.devices)
     return Lanes(
         theta=second.theta[back], value=second.value[back], steps=first.steps + (second.steps[back] - used),
         status=second.status[back], compile_s=ahead_s + first.compile_s + second.compile_s,

@@ -41,15 +41,22 @@ def _shapes(tree: Any) -> tuple[Any, ...]:
     return tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(tree))
 
 
+def _mesh_of(args: tuple[Any, ...]) -> Any:
+    """The mesh the arguments were placed on (the slots' sharding): the devices that run, taken
+    from the call itself rather than from any setting."""
+    return jax.tree.leaves(args[0])[0].sharding.mesh
+
+
 def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> Any:
     """The queue program traced and lowered for these arguments (in the caller's precision)."""
     fn = queue.build(law, loss, solver, K)
-    if jax.device_count() > 1:
+    devices = _mesh_of(args)
+    if devices.size > 1:
         # Lanes are independent: shard_map runs each device's slots and queue on its own, with
         # no cross-device communication. Slots and queue carry the lane axis; the final-call
         # flag and the data are replicated.
         specs = (mesh.LANES, mesh.LANES, mesh.REPLICATED, mesh.REPLICATED)
-        fn = jax.shard_map(fn, mesh=mesh.mesh(), in_specs=specs, out_specs=mesh.LANES, check_vma=False)
+        fn = jax.shard_map(fn, mesh=devices, in_specs=specs, out_specs=mesh.LANES, check_vma=False)
     return jax.jit(fn).lower(*args)
 
 
@@ -82,7 +89,7 @@ class ProgramCache:
 
     @staticmethod
     def key(law: Law, loss: Loss, solver: Solver, args: Any, K: int) -> tuple[Any, ...]:
-        return (law, loss, solver, K, _shapes(args))
+        return (law, loss, solver, K, _shapes(args), tuple(d.id for d in _mesh_of(args).devices.flat))
 
     def slot_shape(self, law: Law, loss: Loss, solver: Solver, K: int, data: queue.Data) -> Any:
         """The shapes of ``K`` initialised lanes (traced once per setting, like the programs)."""

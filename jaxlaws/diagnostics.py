@@ -576,3 +576,14 @@ def diagnose_or_explain(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, we
         return diagnose(law, loss, X, obs, weights, theta)
     except JaxlawsError as e:
         return unavailable(law, str(e))
+
+
+def warm_up(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any, theta: Any) -> None:
+    """Compile what :func:`diagnose` runs for this law and data shape, by diagnosing at ``theta``
+    (any point in the bounds) and discarding the result. Never raises: a point where the
+    diagnostics fail still compiled what it reached, and the real diagnosis reports its own errors.
+    """
+    try:
+        diagnose(law, loss, X, obs, weights, theta)
+    except Exception:  # noqa: BLE001 - a warm-up; the fit's own diagnosis reports any failure
+        pass

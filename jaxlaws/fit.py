@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from jaxlaws import basins, engine, starts as starts_mod
-from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
+from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain, warm_up
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.law import Law
 from jaxlaws.problem import Batch, Problem, make_problem
@@ -249,7 +249,7 @@ def fit(
     weights: Any = None,
     *,
     chunk: int | None = None,
-    precision: str = "mixed",
+    precision: str = "auto",
     dtype: Any = None,
     throw: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -265,8 +265,10 @@ def fit(
       solver: ``"lm"`` (default), ``"lbfgs"``, ``"adam"``, or a solver object.
       seed: seeds the start sampler.
       weights: optional ``[n]`` non-negative point weights.
-      precision: ``"mixed"`` (default: a float32 phase, then a float64 polish that judges
-        every lane), ``"float64"`` or ``"float32"``.
+      precision: ``"auto"`` (default: ``"float64"`` for up to
+        :data:`jaxlaws.engine.precision.AUTO_FLOAT64_LANES` starts, where one program compiles
+        faster than two and runs about as fast; ``"mixed"`` above), ``"mixed"`` (a float32
+        phase, then a float64 polish that judges every lane), ``"float64"`` or ``"float32"``.
       chunk, dtype: engine settings (see :class:`jaxlaws.engine.Options`).
       throw: raise :class:`~jaxlaws.JaxlawsError` when the best lane did not converge (default:
         a :class:`~jaxlaws.errors.JaxlawsWarning`).
@@ -290,7 +292,10 @@ def fit(
     slv = get_solver(solver, **solver_options)
     options = engine.Options.make(precision, dtype, chunk, progress)
     batch = Batch.single(prob, theta0)
-    lanes = engine.solve(batch, slv, options)
+    # The diagnostics' own program compiles (at the first start, result discarded) while the
+    # engine's compiles in the background: a new law's cold fit pays the two side by side.
+    lanes = engine.solve(batch, slv, options, meanwhile=lambda: warm_up(law, prob.loss, prob.inputs, prob.obs,
+                                                                          prob.weights, theta0[0]))
     best = int(lanes.best(batch.fit_index, 1)[0])
     if best < 0:
         raise JaxlawsError(

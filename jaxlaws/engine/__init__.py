@@ -19,9 +19,9 @@ Files, one concept each:
 from jaxlaws.engine.mesh import device_name
 from jaxlaws.engine.phase import QUEUE_BATCHES
 from jaxlaws.engine.precision import POLISH_STEPS, Options, Precision, polish_order, solve
-from jaxlaws.engine.programs import CACHE, clear_compiled, compile_count
+from jaxlaws.engine.programs import CACHE, Compiled, clear_compiled, compile_count, compile_log
 from jaxlaws.engine.slots import CACHE_ELEMENTS, auto_chunk, chunk_size, min_slots, slots_per_device
 
-__all__ = ["CACHE", "CACHE_ELEMENTS", "Options", "POLISH_STEPS", "Precision", "QUEUE_BATCHES", "auto_chunk",
-           "chunk_size", "clear_compiled", "compile_count", "device_name", "min_slots", "polish_order",
+__all__ = ["CACHE", "CACHE_ELEMENTS", "Compiled", "Options", "POLISH_STEPS", "Precision", "QUEUE_BATCHES", "auto_chunk",
+           "chunk_size", "clear_compiled", "compile_count", "compile_log", "device_name", "min_slots", "polish_order",
            "slots_per_device", "solve"]

@@ -251,6 +251,7 @@ def bootstrap(
     chunk: int | None = None,
     precision: str = "float64",
     dtype: Any = None,
+    strategy: Any = "all",
     **solver_options: Any,
 ) -> BootstrapResult:
     """Refit ``law`` on ``n`` resamples of ``data`` in one batched computation.
@@ -271,6 +272,10 @@ def bootstrap(
       include_unconverged: keep resamples whose best lane hit the step limit.
       progress: show a progress bar (default: when stderr is a terminal), or a function
         called as ``progress(done_lanes, total_lanes)`` as the resample refits finish.
+      strategy: how each resample's starts run: ``"all"`` (default: every start to its end) or
+        ``"race"`` / a :class:`jaxlaws.engine.Race` (see :func:`jaxlaws.fit`): with many starts
+        per resample (e.g. ``starts="grid"``), a resample's starts race each other; the
+        full-data fit keeps fit's default.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise JaxlawsError(f"bootstrap needs n >= 2 resamples, got {n!r}")
@@ -302,7 +307,10 @@ def bootstrap(
 
     rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng(seed), n=n)
     batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, n)
-    lanes = engine.solve(batch, lane_slv, dataclasses.replace(options, progress=_progress_bar(n * S, progress)))
+    race = engine.Race.parse(strategy)
+    lane_opts = dataclasses.replace(options, progress=_progress_bar(n * S, progress))
+    lanes = (engine.solve(batch, lane_slv, lane_opts) if race is None
+             else engine.solve_racing(batch, lane_slv, lane_opts, race))
     pick, failed = lanes.pick(batch.fit_index, n)
     theta = lanes.theta[pick]
     jk = _jackknife(prob, slv, fit, options, resample.jackknife_of(plan)) if jackknife else None

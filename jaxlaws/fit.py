@@ -38,7 +38,8 @@ class FitResult:
       problem: the checked law, data, loss and weights (for consistency checks downstream).
       diagnostics: bounds, covariance, identifiability and information criteria at the best lane.
       basins: lane indices of the distinct basins among converged lanes, best first.
-      n_best: how many converged lanes reached the best objective (to ``basins.BASIN_FTOL``).
+      n_best: how many converged lanes reached the best objective (to ``basins.BASIN_FTOL``),
+        with racing plus the lanes stopped on joining the best lane's basin (:func:`n_reaching_best`).
     """
 
     law: Law
@@ -212,6 +213,19 @@ def solver_name(solver: Any) -> str:
     return type(solver).__name__.lower()
 
 
+def n_reaching_best(theta: np.ndarray, value: np.ndarray, status: np.ndarray, best: int) -> int:
+    """Converged lanes at the best objective (:func:`jaxlaws.basins.reaching_best`), plus lanes
+    racing stopped as joined (``culled_joined``) whose point lies within ``BASIN_XTOL`` of the
+    best lane's: they had reached its basin."""
+    n = int(basins.reaching_best(value, Status.converged_mask(status), best).sum())
+    joined = np.flatnonzero(np.asarray(status) == int(Status.CULLED_JOINED))
+    if len(joined):
+        tb = theta[best]
+        d = np.max(np.abs(theta[joined] - tb), axis=1, initial=0.0)
+        n += int(np.sum(d <= basins.BASIN_XTOL * (1.0 + np.max(np.abs(tb), initial=0.0))))
+    return n
+
+
 def verdict(res: FitResult, throw: bool) -> FitResult:
     """Raise (``throw``) or warn when the best lane did not converge; the result otherwise."""
     if not res.best_converged:
@@ -253,6 +267,7 @@ def fit(
     dtype: Any = None,
     throw: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    strategy: Any = "all",
     **solver_options: Any,
 ) -> FitResult:
     """Fit ``law`` to ``data`` from many starts at once; the best lane wins.
@@ -274,6 +289,10 @@ def fit(
         a :class:`~jaxlaws.errors.JaxlawsWarning`).
       progress: called as ``progress(done_lanes, total_lanes)`` as lanes finish (with
         ``precision="mixed"``, those of the float64 polish).
+      strategy: ``"all"`` (default: every start to its end) or ``"race"`` / a
+        :class:`jaxlaws.engine.Race`: starts that trail the best of the fit, or have joined its
+        basin, after a few steps are stopped (status ``culled_trailing`` / ``culled_joined``,
+        kept with the point where they stopped; see :mod:`jaxlaws.engine.race`).
       **solver_options: set on the solver, by name or object (an unknown one is refused).
         LM's stopping rules (see :mod:`jaxlaws.solvers.lm`; the float64 polish applies them):
         ``ftol=1e-14``: the Gauss-Newton decrement (the model's estimate of f - f*), relative
@@ -294,8 +313,13 @@ def fit(
     batch = Batch.single(prob, theta0)
     # The diagnostics' own program compiles (at the first start, result discarded) while the
     # engine's compiles in the background: a new law's cold fit pays the two side by side.
-    lanes = engine.solve(batch, slv, options, meanwhile=lambda: warm_up(law, prob.loss, prob.inputs, prob.obs,
-                                                                          prob.weights, theta0[0]))
+    race = engine.Race.parse(strategy)
+
+    def meanwhile() -> None:
+        warm_up(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta0[0])
+
+    lanes = (engine.solve(batch, slv, options, meanwhile=meanwhile) if race is None
+             else engine.solve_racing(batch, slv, options, race, meanwhile=meanwhile))
     best = int(lanes.best(batch.fit_index, 1)[0])
     if best < 0:
         raise JaxlawsError(
@@ -323,6 +347,6 @@ def fit(
         problem=prob,
         diagnostics=diagnose_or_explain(law, prob.loss, prob.inputs, prob.obs, prob.weights, lanes.theta[best]),
         basins=basins.distinct(lanes.theta, lanes.value, usable, best),
-        n_best=int(basins.reaching_best(lanes.value, lanes.converged, best).sum()),
+        n_best=n_reaching_best(lanes.theta, lanes.value, lanes.status, best),
     )
     return verdict(res, throw)

@@ -91,7 +91,7 @@ class Options:
 
 
 def solve(batch: Batch, solver: Solver, options: Options = Options(),
-          meanwhile: Callable[[], Any] | None = None) -> Lanes:
+          meanwhile: Callable[[], Any] | None = None, steps0: np.ndarray | None = None) -> Lanes:
     """Run ``solver`` on every lane of ``batch`` and return every lane's outcome.
 
     Lanes are spread over every jax device (``jax.devices()``); on a CPU use
@@ -102,6 +102,8 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
     ``meanwhile``: called on this thread once the programs are compiling on background threads,
     before the first run waits for them (``fit`` compiles its diagnostics there: XLA compiles
     one program per core, so a second one costs little wall time beside the first).
+    ``steps0`` ``[L]``: steps each lane has already spent against the solver's ``max_steps``
+    (a lane continued from an earlier run, as racing continues its survivors).
     """
     if batch.problem.law.n_params == 0:
         if meanwhile is not None:
@@ -114,7 +116,7 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
         if meanwhile is not None:
             ahead_s = phase.compile_ahead(batch, solver, x64, options.chunk)
             meanwhile()
-        lanes = phase.run(batch, solver, x64, options.chunk, options.progress)
+        lanes = phase.run(batch, solver, x64, options.chunk, options.progress, steps0=steps0)
         return dataclasses.replace(lanes, compile_s=lanes.compile_s + ahead_s)
     # Both programs compile at once on two background threads, the float64 one overlapping the
     # float32 run (grid cold: 2.4 -> 2.2 s). coarse() and refine() are called once, so the same
@@ -124,7 +126,7 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
                + phase.compile_ahead(batch, refine, True, options.chunk))
     if meanwhile is not None:
         meanwhile()
-    first = phase.run(batch, coarse, False, options.chunk)
+    first = phase.run(batch, coarse, False, options.chunk, steps0=steps0)
     restart = Status.failed_mask(first.status) | ~np.isfinite(first.value)
     lower, upper = batch.lane_bounds()
     start = np.where(restart[:, None], batch.theta0, np.clip(first.theta, lower, upper))

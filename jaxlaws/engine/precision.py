@@ -99,15 +99,13 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
     A law with every parameter fixed has nothing to solve: each lane's objective is evaluated
     (float64) and its status is :attr:`Status.FIXED`.
 
-    ``meanwhile``: called on this thread once the programs are compiling on background threads,
-    before the first run waits for them (``fit`` compiles its diagnostics there: XLA compiles
+    ``meanwhile``: called on this thread once the programs are compiling on background threads
+    (not called when they were compiled already), before the first run waits for them (``fit`` compiles its diagnostics there: XLA compiles
     one program per core, so a second one costs little wall time beside the first).
     ``steps0`` ``[L]``: steps each lane has already spent against the solver's ``max_steps``
     (a lane continued from an earlier run, as racing continues its survivors).
     """
     if batch.problem.law.n_params == 0:
-        if meanwhile is not None:
-            meanwhile()
         return evaluate_fixed(batch, options.progress)
     precision = options.precision.resolve(batch.n_lanes)
     if precision is not Precision.MIXED:
@@ -115,7 +113,8 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
         ahead_s = 0.0
         if meanwhile is not None:
             ahead_s = phase.compile_ahead(batch, solver, x64, options.chunk)
-            meanwhile()
+            if ahead_s > 0:  # a program is compiling (0: it was ready, or already on its way)
+                meanwhile()
         lanes = phase.run(batch, solver, x64, options.chunk, options.progress, steps0=steps0)
         return dataclasses.replace(lanes, compile_s=lanes.compile_s + ahead_s)
     # Both programs compile at once on two background threads, the float64 one overlapping the
@@ -124,7 +123,7 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
     coarse, refine = solver.coarse(), solver.refine()
     ahead_s = (phase.compile_ahead(batch, coarse, False, options.chunk)
                + phase.compile_ahead(batch, refine, True, options.chunk))
-    if meanwhile is not None:
+    if meanwhile is not None and ahead_s > 0:
         meanwhile()
     first = phase.run(batch, coarse, False, options.chunk, steps0=steps0)
     restart = Status.failed_mask(first.status) | ~np.isfinite(first.value)

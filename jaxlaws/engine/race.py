@@ -140,9 +140,7 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
     running = np.ones(L, bool)  # alive and still stepping at the end of its last round
     restart = np.zeros(L, bool)  # failed in a round: the final solve starts it over
     compile_s = 0.0
-    if meanwhile is not None:
-        meanwhile()
-    for r in race.rounds:
+    for i, r in enumerate(race.rounds):
         idx = np.flatnonzero(running & (code == 0))
         if not len(idx):
             break
@@ -150,6 +148,11 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
         # The lane's own count starts at max_steps - budget, so the solver's step limit ends the
         # round after `budget` steps (one compiled program serves every round and the final solve).
         sub = dataclasses.replace(batch.take(idx), theta0=theta[idx])
+        if i == 0 and meanwhile is not None:
+            ahead = phase.compile_ahead(sub, scout, x64, options.chunk)
+            compile_s += ahead
+            if ahead > 0:  # the first round's program is compiling: the caller's work meanwhile
+                meanwhile()
         got = phase.run(sub, scout, x64, options.chunk, steps0=scout.max_steps - budget)
         compile_s += got.compile_s
         spent = got.steps - (scout.max_steps - budget)

@@ -62,6 +62,7 @@ class Run:
             self.result["skipped"].append({"stage": name, "why": f"{self.left():.0f} s of the budget left, "
                                                                    f"{RESERVE[name]} s needed"})
             print(f"[{name}] skipped: {self.left():.0f} s left", flush=True)
+            self.write()
             return
         t = time.perf_counter()
         print(f"[{name}] ...", flush=True)

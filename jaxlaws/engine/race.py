@@ -131,7 +131,7 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
     L, n_fits = batch.n_lanes, batch.n_fits
     # The policy is resolved once, on the whole batch: the survivors run in the same one.
     precision = options.precision.resolve(L)
-    final_opts = dataclasses.replace(options, precision=precision)
+    final_opts = dataclasses.replace(options, precision=precision, progress=None)
     scout, x64 = (solver.coarse(), False) if precision is Precision.MIXED else (solver, precision is Precision.FLOAT64)
     theta = batch.theta0.copy()
     value = np.full(L, np.inf)
@@ -171,10 +171,24 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
             return 0.0
         start = np.where(restart[ids, None], batch.theta0[ids], theta[ids])
         sub = dataclasses.replace(batch.take(ids), theta0=start)
-        got = solve(sub, solver, final_opts, steps0=np.where(restart[ids], 0, used[ids]))
+        opts = final_opts
+        if options.progress is not None:
+            # Progress counts every lane of the batch: those already final, then these as they end;
+            # never backwards, and the whole batch only once the check has resumed what it needs.
+            base = L - len(ids)
+            opts = dataclasses.replace(final_opts, progress=lambda d, _t: report(base + d))
+        got = solve(sub, solver, opts, steps0=np.where(restart[ids], 0, used[ids]))
         out["theta"][ids], out["value"][ids] = got.theta, got.value
         out["steps"][ids], out["status"][ids] = got.steps, got.status
         return got.compile_s
+
+    shown = [0]
+
+    def report(done: int) -> None:
+        done = min(done, L - 1)
+        if done > shown[0]:
+            shown[0] = done
+            options.progress(done, L)
 
     out = {"theta": theta.copy(), "value": np.where(np.isfinite(value), value, np.inf), "steps": used.copy(),
            "status": np.where(code > 0, code, int(Status.RUNNING)).astype(np.int32)}
@@ -187,6 +201,8 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
     with np.errstate(invalid="ignore"):
         resume = (code > 0) & ((value <= (1.0 + race.margin) * fb + race.floor) | ~best_conv)
     compile_s += finish(np.flatnonzero(resume), out)
+    if options.progress is not None:
+        options.progress(L, L)
     run_s = time.perf_counter() - t0 - compile_s
     return Lanes(theta=out["theta"], value=out["value"], steps=out["steps"], status=out["status"],
                  compile_s=compile_s, run_s=run_s)

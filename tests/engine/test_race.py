@@ -115,3 +115,12 @@ def test_bootstrap_races_each_resample(chinchilla_law, epoch_data, both):
     # Each resample's best: racing reaches every lane's (same tolerance argument as above).
     np.testing.assert_allclose(r.objective, a.objective, rtol=1e-10)
     assert r.converged.all()
+
+
+def test_progress_counts_every_lane_of_the_batch(chinchilla_law, epoch_data):
+    st = chinchilla_law.to_natural(jl.starts.lhs(chinchilla_law, 64, seed=2))
+    seen = []
+    jl.fit(chinchilla_law, epoch_data, starts=st, precision="float64", chunk=8, strategy="race",
+           progress=lambda d, t: seen.append((d, t)))
+    assert seen and all(t == 64 for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == 64

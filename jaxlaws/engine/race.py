@@ -30,9 +30,9 @@ The defaults (:class:`Race`: one cull after 10 steps, another after 20 more, mar
 measured on the Chinchilla grid (``chinchilla_epoch``, ``huber-log:1e-3``, mixed precision):
 the grid fit kept 20 of 4,500 lanes after the first round and reached the same best objective
 (to 2e-15 relative) in 45,449 lane-steps against 321,095 (6.6x less time, measured side by
-side on a shared, busy 2-core machine); with the grid on each of 56 bootstrap resamples, every
-resample reached the best objective of running every lane (worst excess 7.5e-15 relative) in
-6.3x less time (``benchmarks/racing.py``). A law whose basins are closer in objective than 2x
+side on a shared, busy 2-core machine); with the grid on each of 200 bootstrap resamples,
+every resample reached the best objective of running every lane (worst excess 7.5e-15
+relative) in 6.8x less time (21.5 s against 146 s; ``benchmarks/racing.py``). A law whose basins are closer in objective than 2x
 after 10 steps needs a wider margin or longer rounds.
 """
 

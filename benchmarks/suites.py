@@ -29,7 +29,8 @@ from overhead import engine_overhead
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-__all__ = ["bootstrap", "engine_overhead", "grid", "machine", "memory", "sweep", "warmup_lanes", "write_result"]
+__all__ = ["bootstrap", "engine_overhead", "grid", "machine", "memory", "sweep", "sweep_data", "warmup_lanes",
+           "write_result"]
 
 
 def grid(subset: int | None = None, baselines: dict[str, int | None] | None = None, seed: int = 0,
@@ -71,6 +72,17 @@ def warmup_lanes(n_lanes: int, n_residuals: int, n_params: int) -> int:
     return lo
 
 
+def sweep_data(n: int) -> Any:
+    """The sweep's synthetic Chinchilla dataset of ``n`` points (known parameters, 1% noise, seeded by ``n``)."""
+    law = jl.laws.get("chinchilla")
+    true = {"E": 1.8, "A": 480.0, "B": 2100.0, "alpha": 0.35, "beta": 0.37}
+    rng = np.random.default_rng(n)
+    N = np.exp(rng.uniform(np.log(7e7), np.log(1.6e10), n))
+    D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), n))
+    y = np.asarray(law.predict(true, N=N, D=D)) * np.exp(0.01 * rng.standard_normal(n))
+    return jl.datasets.from_arrays(x={"N": N, "D": D}, y=y)
+
+
 def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000, 100000),
           points: tuple[int, ...] = (100, 1000, 10000, 100000), max_work: float = 1e8) -> dict[str, Any]:
     """Synthetic Chinchilla data (known parameters, 1% noise): seconds per fit as lanes and points grow.
@@ -81,16 +93,11 @@ def sweep(lanes: tuple[int, ...] = (1, 10, 100, 1000, 10000, 100000),
     Reports warm seconds, lane-steps per second and the ratio (memory: :func:`memory`).
     """
     law = jl.laws.get("chinchilla")
-    true = {"E": 1.8, "A": 480.0, "B": 2100.0, "alpha": 0.35, "beta": 0.37}
     bounds = list(zip(law.lower, law.upper))
     rows, skipped = [], []
     bench.warm_up_scipy()
     for n in points:
-        rng = np.random.default_rng(n)
-        N = np.exp(rng.uniform(np.log(7e7), np.log(1.6e10), n))
-        D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), n))
-        y = np.asarray(law.predict(true, N=N, D=D)) * np.exp(0.01 * rng.standard_normal(n))
-        data = jl.datasets.from_arrays(x={"N": N, "D": D}, y=y)
+        data = sweep_data(n)
         c = bench.Chinchilla(data)
         for L in lanes:
             if L * n > max_work:

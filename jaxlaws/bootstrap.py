@@ -296,6 +296,7 @@ def bootstrap(
     devices: int | None = None,
     run_dir: str | None = None,
     resamples_per_chunk: int | None = None,
+    strategy: Any = "all",
     **solver_options: Any,
 ) -> BootstrapResult:
     """Refit ``law`` on ``n`` resamples of ``data`` in one batched computation.
@@ -331,6 +332,10 @@ def bootstrap(
         run equals any chunked run with the same chunk size, with or without ``run_dir``,
         but not the one-batch default (``default_rng(seed)`` for all ``n`` rows at once).
         Lane statuses of a chunked run are kept as int8 (the codes fit) to save memory.
+      strategy: how each resample's starts run: ``"all"`` (default: every start to its end) or
+        ``"race"`` / a :class:`jaxlaws.engine.Race` (see :func:`jaxlaws.fit`): with many starts
+        per resample (e.g. ``starts="grid"``), a resample's starts race each other; the
+        full-data fit keeps fit's default.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise JaxlawsError(f"bootstrap needs n >= 2 resamples, got {n!r}")
@@ -347,6 +352,7 @@ def bootstrap(
                        f"{n:,} resamples x {per_resample} starts", "resamples (n=) or starts")
     if resamples_per_chunk is not None:
         resamples_per_chunk = runs.check_chunk(resamples_per_chunk)
+    race = engine.Race.parse(strategy)  # before any compute
     if fit is None:
         fit = fit_fn(law, data, loss=prob.loss, solver=slv, seed=seed, weights=weights,
                      chunk=chunk, precision=precision, dtype=dtype, devices=devices, run_dir=run_dir)
@@ -370,14 +376,15 @@ def bootstrap(
 
     if run_dir is None and resamples_per_chunk is None:
         rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng(seed), n=n)
-        out, timing = _refit(prob, theta0, rows, n, lane_slv, dataclasses.replace(options, progress=bar))
+        out, timing = _refit(prob, theta0, rows, n, lane_slv, dataclasses.replace(options, progress=bar), race)
     else:
         c = resamples_per_chunk or runs.recorded_chunk(run_dir) or runs.default_chunk(n, S, prob.obs.size)
         identity = {**fit_identity_of(fit), "scheme": plan.name, "groups": _groups_print(plan), "seed": seed, "n": n,
                     "resamples_per_chunk": c, "bootstrap_starts": runs.fingerprint(theta0),
-                    "n_bootstrap_starts": S, "bootstrap_solver": repr(lane_slv), "rng": runs.RNG_SCHEME}
+                    "n_bootstrap_starts": S, "bootstrap_solver": repr(lane_slv), "rng": runs.RNG_SCHEME,
+                    "strategy": repr(race)}
         run = None if run_dir is None else runs.RunDir(run_dir, "bootstrap", identity)
-        out, timing = _chunked(prob, plan, fit, theta0, n, seed, c, lane_slv, options, run, bar)
+        out, timing = _chunked(prob, plan, fit, theta0, n, seed, c, lane_slv, options, run, bar, race)
         resamples_per_chunk = c
     jk = _jackknife(prob, slv, fit, options, resample.jackknife_of(plan)) if jackknife else None
     where = engine.device_info(options.devices)
@@ -405,13 +412,13 @@ def _groups_print(plan: resample.Scheme) -> str | None:
 
 
 def _refit(prob: Problem, theta0: np.ndarray, rows: resample.Rows, n: int, slv: Solver,
-           options: engine.Options) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+           options: engine.Options, race: engine.Race | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """``n`` resamples' refits from every start of ``theta0 [S, P]``: each resample's best lane
     (``theta [n, P]``, ``objective``, ``converged``, ``failed [n]``) and every lane
     (``lane_objective``, ``lane_status [n, S]``), and the timing."""
     S = theta0.shape[0]
     batch = Batch.tiled(prob, theta0, rows.obs, rows.weights, n)
-    lanes = engine.solve(batch, slv, options)
+    lanes = engine.solve_with(batch, slv, options, race)
     pick, failed = lanes.pick(batch.fit_index, n)
     out = {"theta": lanes.theta[pick], "objective": lanes.value[pick], "converged": lanes.converged[pick] & ~failed,
            "failed": failed, "lane_objective": lanes.value.reshape(n, S), "lane_status": lanes.status.reshape(n, S)}
@@ -420,7 +427,8 @@ def _refit(prob: Problem, theta0: np.ndarray, rows: resample.Rows, n: int, slv: 
 
 def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.ndarray, n: int, seed: int, c: int,
              slv: Solver, options: engine.Options, run: runs.RunDir | None,
-             bar: Callable[[int, int], None] | None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+             bar: Callable[[int, int], None] | None,
+             race: engine.Race | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """The refits in chunks of ``c`` resamples (the last padded to ``c`` and trimmed, so every
     chunk has the same shapes and one program): chunk ``k`` from ``default_rng([seed, k])``.
     With a run directory, chunks found there are read instead of run, and each chunk run is
@@ -441,7 +449,7 @@ def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.nd
         else:
             t = time.perf_counter()
             rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng([seed, k]), n=c)
-            part, tk = _refit(prob, theta0, rows, c, slv, quiet)
+            part, tk = _refit(prob, theta0, rows, c, slv, quiet, race)
             part = {key: v[:hi - lo] for key, v in part.items()}
             part["lane_status"] = part["lane_status"].astype(np.int8)
             timing["compile_s"] += tk["compile_s"]

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="'grid' (the law's start grid; 256 sampled starts for a law without one) or a number "
                         "of sampled starts")
     f.add_argument("--solver", default="lm", choices=["lm", "lbfgs", "adam"], help="solver")
+    f.add_argument("--strategy", default="all", choices=["all", "race"],
+                   help="all: every start to its end; race: starts that trail the best or join its basin after "
+                        "a few steps are stopped early (status culled_*; see jaxlaws.engine.race)")
     f.add_argument("--seed", type=int, default=0, help="seeds the start sampler and the resampling")
     f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples; 0 for none")
     f.add_argument("--scheme", default=None, choices=["pairs", "residual", "parametric", "groups"],
@@ -371,6 +374,7 @@ def _context(args: argparse.Namespace, source: dict[str, Any]) -> dict[str, Any]
                      "python": platform.python_version()},
         "seed": args.seed,
         "starts": args.starts,
+        "strategy": getattr(args, "strategy", "all"),
         "data": source,
         **jl.engine.device_info(getattr(args, "devices", None)).to_dict(),
         "device_settings": {k: s.to_dict() for k, s in jl.devices.settings().items()},
@@ -384,6 +388,9 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any, context: dict[str
     if args.run_dir is not None:
         raise JaxlawsError("--run-dir keeps a pooled fit and its bootstrap; a per-group fit has nothing to resume "
                            "(pass --pooled, or drop --run-dir)")
+    if args.strategy != "all":
+        raise JaxlawsError(f"--strategy {args.strategy} races the starts of a pooled fit; a per-group fit runs every "
+                           "start (pass --pooled, or drop --strategy)")
     gf = jl.fit_groups(law, data, loss=args.loss, starts=_starts(args.starts, default=64), solver=args.solver,
                        seed=args.seed, devices=args.devices)
     fit_s = time.perf_counter() - t
@@ -493,7 +500,8 @@ def _fit_run(args: argparse.Namespace, t0: float) -> int:
         warnings.simplefilter("ignore", jl.JaxlawsWarning)
         t = time.perf_counter()
         res = jl.fit(law, data, loss=args.loss, starts=_starts(args.starts), solver=args.solver, seed=args.seed,
-                     progress=_progress(args.progress, "fit"), devices=args.devices, run_dir=args.run_dir)
+                     progress=_progress(args.progress, "fit"), devices=args.devices, run_dir=args.run_dir,
+                     strategy=args.strategy)
         fit_s = time.perf_counter() - t
     rep = res.to_dict()
     rep["timing"]["fit_s"] = fit_s
@@ -503,7 +511,8 @@ def _fit_run(args: argparse.Namespace, t0: float) -> int:
     if args.bootstrap:
         boot = jl.bootstrap(law, data, n=args.bootstrap, loss=args.loss, seed=args.seed, solver=args.solver,
                             scheme=args.scheme, fit=res, progress=_progress(args.progress, "bootstrap") or False,
-                            devices=args.devices, run_dir=args.run_dir, resamples_per_chunk=args.chunk_resamples)
+                            devices=args.devices, run_dir=args.run_dir, resamples_per_chunk=args.chunk_resamples,
+                            strategy=args.strategy)
         rep["bootstrap"] = boot.summary(args.ci)
         print(boot.format(args.ci))
     opt = report_mod.compute_optimal(res, boot, args.compute, args.ci)

@@ -315,6 +315,14 @@ def _residual_and_jacobian(law: Law, log_space: bool) -> Any:
     return jax.jit(lambda th, xj, oj: (residual(th, xj, oj), jax.jacfwd(residual)(th, xj, oj)))
 
 
+@functools.lru_cache(maxsize=32)
+def _loss_terms(loss: Loss) -> Any:
+    """Jitted ``(r, h) -> (psi(r), rho''(r), psi(r + h), psi(r - h))``: one compiled program per
+    loss and shape instead of a dozen op-by-op ones (a new process's first diagnosis compiled
+    each of them, ~0.2 s in all)."""
+    return jax.jit(lambda r, h: (loss.psi(r), loss.curvature(r, 0.0), loss.psi(r + h), loss.psi(r - h)))
+
+
 def _check(law: Any, loss: Any, X: Any, obs: Any, weights: Any,
            theta: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Validated float64 copies: inputs ``{name: [n]}``, ``obs [m]``, ``weights [m]``, ``theta [P]``."""
@@ -380,13 +388,12 @@ def diagnose(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any,
     if bad:
         raise JaxlawsError(f"the derivative of the prediction in {', '.join(bad)} is not finite at theta")
     robust = loss.delta is not None
+    h = _bandwidth(r) if robust else 0.0
     with jax.enable_x64(True):
-        rj = jnp.asarray(r)
-        psi = np.asarray(loss.psi(rj))
-        exact_curv = np.asarray(loss.curvature(rj, 0.0))  # rho'': 2 for mse; 1/0 in/outside delta for Huber
-        if robust:
-            h = _bandwidth(r)
-            curv = (np.asarray(loss.psi(rj + h)) - np.asarray(loss.psi(rj - h))) / (2 * h) if h > 0 else exact_curv
+        # rho'': 2 for mse; 1/0 in/outside delta for Huber
+        psi, exact_curv, psi_hi, psi_lo = (np.asarray(a) for a in _loss_terms(loss)(jnp.asarray(r), h))
+    if robust:
+        curv = (psi_hi - psi_lo) / (2 * h) if h > 0 else exact_curv
 
     # ---- bounds: parameters on a bound are held fixed -------------------------------------
     lo, hi = law.lower, law.upper
@@ -576,3 +583,14 @@ def diagnose_or_explain(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, we
         return diagnose(law, loss, X, obs, weights, theta)
     except JaxlawsError as e:
         return unavailable(law, str(e))
+
+
+def warm_up(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any, theta: Any) -> None:
+    """Compile what :func:`diagnose` runs for this law and data shape, by diagnosing at ``theta``
+    (any point in the bounds) and discarding the result. Never raises: a point where the
+    diagnostics fail still compiled what it reached, and the real diagnosis reports its own errors.
+    """
+    try:
+        diagnose(law, loss, X, obs, weights, theta)
+    except Exception:  # noqa: BLE001 - a warm-up; the fit's own diagnosis reports any failure
+        pass

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from jaxlaws import basins, engine, estimate, runs, starts as starts_mod
-from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
+from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain, warm_up
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.law import Law
 from jaxlaws.lanes import Lanes
@@ -39,7 +39,8 @@ class FitResult:
       problem: the checked law, data, loss and weights (for consistency checks downstream).
       diagnostics: bounds, covariance, identifiability and information criteria at the best lane.
       basins: lane indices of the distinct basins among converged lanes, best first.
-      n_best: how many converged lanes reached the best objective (to ``basins.BASIN_FTOL``).
+      n_best: how many converged lanes reached the best objective (to ``basins.BASIN_FTOL``),
+        with racing plus the lanes stopped on joining the best lane's basin (:func:`n_reaching_best`).
       devices: how many devices the lanes were sharded over (every process's together).
       device_kind: their kind as jax names it (``cpu``, ``NVIDIA H200``, ...).
       processes: how many jax processes ran (see :mod:`jaxlaws.distributed`).
@@ -222,6 +223,19 @@ def solver_name(solver: Any) -> str:
     return type(solver).__name__.lower()
 
 
+def n_reaching_best(theta: np.ndarray, value: np.ndarray, status: np.ndarray, best: int) -> int:
+    """Converged lanes at the best objective (:func:`jaxlaws.basins.reaching_best`), plus lanes
+    racing stopped as joined (``culled_joined``) whose point lies within ``BASIN_XTOL`` of the
+    best lane's: they had reached its basin."""
+    n = int(basins.reaching_best(value, Status.converged_mask(status), best).sum())
+    joined = np.flatnonzero(np.asarray(status) == int(Status.CULLED_JOINED))
+    if len(joined):
+        tb = theta[best]
+        d = np.max(np.abs(theta[joined] - tb), axis=1, initial=0.0)
+        n += int(np.sum(d <= basins.BASIN_XTOL * (1.0 + np.max(np.abs(tb), initial=0.0))))
+    return n
+
+
 def verdict(res: FitResult, throw: bool) -> FitResult:
     """Raise (``throw``) or warn when the best lane did not converge; the result otherwise."""
     if not res.best_converged:
@@ -256,17 +270,19 @@ def fit_identity(batch: Batch, solver: Any, options: engine.Options) -> dict[str
             **runs.version_identity()}
 
 
-def _solve_or_load(batch: Batch, solver: Any, options: engine.Options, run_dir: str | None) -> Lanes:
-    """The lanes of ``batch``: read from ``run_dir`` if a run with the same identity stored them,
-    else solved (and stored there first of all, before anything else can be lost)."""
+def _solve_or_load(batch: Batch, solver: Any, options: engine.Options, run_dir: str | None,
+                   race: engine.Race | None = None, meanwhile: Any = None) -> Lanes:
+    """The lanes of ``batch`` (raced where ``race`` is given): read from ``run_dir`` if a run with
+    the same identity stored them, else solved (and stored there first of all, before anything
+    else can be lost)."""
     if run_dir is None:
-        return engine.solve(batch, solver, options)
-    run = runs.RunDir(run_dir, "fit", fit_identity(batch, solver, options))
+        return engine.solve_with(batch, solver, options, race, meanwhile)
+    run = runs.RunDir(run_dir, "fit", {**fit_identity(batch, solver, options), "strategy": repr(race)})
     saved = run.load(runs.FIT)
     if saved is not None:
         return Lanes(theta=saved["theta"], value=saved["value"], steps=saved["steps"], status=saved["status"],
                      compile_s=0.0, run_s=0.0)
-    lanes = engine.solve(batch, solver, options)
+    lanes = engine.solve_with(batch, solver, options, race, meanwhile)
     run.save(runs.FIT, {"theta": lanes.theta, "value": lanes.value, "steps": lanes.steps, "status": lanes.status})
     run.log("fit", lanes=batch.n_lanes)
     return lanes
@@ -282,12 +298,13 @@ def fit(
     weights: Any = None,
     *,
     chunk: int | None = None,
-    precision: str = "mixed",
+    precision: str = "auto",
     dtype: Any = None,
     throw: bool = False,
     progress: Callable[[int, int], None] | None = None,
     devices: int | None = None,
     run_dir: str | None = None,
+    strategy: Any = "all",
     **solver_options: Any,
 ) -> FitResult:
     """Fit ``law`` to ``data`` from many starts at once; the best lane wins.
@@ -300,8 +317,10 @@ def fit(
       solver: ``"lm"`` (default), ``"lbfgs"``, ``"adam"``, or a solver object.
       seed: seeds the start sampler.
       weights: optional ``[n]`` non-negative point weights.
-      precision: ``"mixed"`` (default: a float32 phase, then a float64 polish that judges
-        every lane), ``"float64"`` or ``"float32"``.
+      precision: ``"auto"`` (default: ``"float64"`` for up to
+        :data:`jaxlaws.engine.precision.AUTO_FLOAT64_LANES` starts, where one program compiles
+        faster than two and runs about as fast; ``"mixed"`` above), ``"mixed"`` (a float32
+        phase, then a float64 polish that judges every lane), ``"float64"`` or ``"float32"``.
       chunk, dtype: engine settings (see :class:`jaxlaws.engine.Options`).
       throw: raise :class:`~jaxlaws.JaxlawsError` when the best lane did not converge (default:
         a :class:`~jaxlaws.errors.JaxlawsWarning`).
@@ -312,6 +331,10 @@ def fit(
       run_dir: a run directory (:mod:`jaxlaws.runs`): the lanes are stored there once run, and
         a rerun with the same arguments reads them instead of fitting again (refused if the
         directory was made by other arguments).
+      strategy: ``"all"`` (default: every start to its end) or ``"race"`` / a
+        :class:`jaxlaws.engine.Race`: starts that trail the best of the fit, or have joined its
+        basin, after a few steps are stopped (status ``culled_trailing`` / ``culled_joined``,
+        kept with the point where they stopped; see :mod:`jaxlaws.engine.race`).
       **solver_options: set on the solver, by name or object (an unknown one is refused).
         LM's stopping rules (see :mod:`jaxlaws.solvers.lm`; the float64 polish applies them):
         ``ftol=1e-14``: the Gauss-Newton decrement (the model's estimate of f - f*), relative
@@ -334,7 +357,14 @@ def fit(
         estimate.check(estimate.request(law, prob.n_points, n_starts), f"{n_starts:,} starts", "starts")
     theta0 = starts_mod.make(law, starts, seed=seed)
     batch = Batch.single(prob, theta0)
-    lanes = _solve_or_load(batch, slv, options, run_dir)
+    # The diagnostics' own program compiles (at the first start, result discarded) while the
+    # engine's compiles in the background: a new law's cold fit pays the two side by side.
+    race = engine.Race.parse(strategy)
+
+    def meanwhile() -> None:
+        warm_up(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta0[0])
+
+    lanes = _solve_or_load(batch, slv, options, run_dir, race, meanwhile)
     best = int(lanes.best(batch.fit_index, 1)[0])
     if best < 0:
         raise JaxlawsError(
@@ -363,7 +393,7 @@ def fit(
         problem=prob,
         diagnostics=diagnose_or_explain(law, prob.loss, prob.inputs, prob.obs, prob.weights, lanes.theta[best]),
         basins=basins.distinct(lanes.theta, lanes.value, usable, best),
-        n_best=int(basins.reaching_best(lanes.value, lanes.converged, best).sum()),
+        n_best=n_reaching_best(lanes.theta, lanes.value, lanes.status, best),
         devices=where.count,
         device_kind=where.kind,
         processes=where.processes,

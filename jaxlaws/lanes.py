@@ -43,10 +43,12 @@ class Lanes:
 
     def best(self, fit_index: np.ndarray, n_fits: int) -> np.ndarray:
         """``[n_fits]`` the lane with the lowest finite objective among the lanes of each fit that
-        did not fail (ties: the first lane); -1 for a fit whose every lane failed."""
+        did not fail and were not culled (ties: the first lane); -1 for a fit whose every lane
+        failed. A culled lane (racing) is never a fit's answer: it was stopped mid-run, and racing
+        resumes any culled lane that could have been."""
         if not len(self.value):
             return np.full(n_fits, -1, np.int64)
-        val = np.where(self.failed, np.inf, self.value)
+        val = np.where(self.failed | Status.culled_mask(self.status), np.inf, self.value)
         order = np.lexsort((np.arange(len(val)), val, fit_index))  # by fit, then value, then lane
         first = np.full(n_fits, -1, np.int64)
         fi = fit_index[order]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -341,6 +342,9 @@ class Law:
         ``k`` outputs; ``[n, 1]`` is taken for ``[n]``). Run when a problem is built, so that a
         law's mistake is one line before any compile instead of a traceback from inside one."""
         n = next(iter(np.shape(inputs[k]) for k in self.inputs))
+        shapes = tuple((k, np.shape(inputs[k])) for k in self.inputs)
+        if shapes in _CHECKED.get(self, ()):
+            return  # this law passed on these shapes: a trace would only repeat the answer
         free = {k: jax.ShapeDtypeStruct((), jnp.float64) for k in self.params}
         x = {k: jax.ShapeDtypeStruct(np.shape(inputs[k]), jnp.float64) for k in self.inputs}
 
@@ -374,6 +378,7 @@ class Law:
                                f"got shape {out.shape}{hint}")
         if not jnp.issubdtype(out.dtype, jnp.floating):
             raise JaxlawsError(f"law {self.name!r} returns {out.dtype} values; a law must return real floats")
+        _CHECKED.setdefault(self, set()).add(shapes)
 
     def _check_inputs(self, inputs: Mapping[str, Any]) -> None:
         missing = [k for k in self.inputs if k not in inputs]
@@ -425,6 +430,11 @@ class Law:
         if self.reference:
             lines.append(f"  ref: {self.reference}")
         return "\n".join(lines)
+
+
+# Laws (by identity) and the input shapes each passed check_output on: a law is traced once per
+# shape, not once per fit, so repeated fits (a loop over cutoffs, groups, notebooks) pay nothing.
+_CHECKED: weakref.WeakKeyDictionary[Law, set[tuple[Any, ...]]] = weakref.WeakKeyDictionary()
 
 
 class _Undeclared(KeyError):

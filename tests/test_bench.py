@@ -82,3 +82,27 @@ def test_bench_without_scipy_is_one_jaxlaws_error(monkeypatch):
     with pytest.raises(JaxlawsError, match=r"jaxlaws\[bench\]") as e:
         bench.lbfgsb_exact(bench.Chinchilla(jl.datasets.load("chinchilla_epoch")), np.zeros((1, 5)), None)
     assert "\n" not in str(e.value)
+
+
+def test_gpu_script_skips_a_stage_past_its_budget_and_records_every_stage(tmp_path):
+    import gpu
+
+    run = gpu.Run(budget=gpu.RESERVE["grid"] + 1000, out=str(tmp_path), tag="t")
+    run.stage("grid", lambda r: {"warm_s": 1.0})
+    run.stage("bootstrap", lambda r: 1 / 0)  # a failing stage is recorded, the run goes on
+    run.budget = 0.0  # nothing left: the next stage is skipped, and says why
+    run.stage("million", lambda r: pytest.fail("a stage past the budget must not run"))
+    d = json.loads((tmp_path / "gpu_t.json").read_text())
+    assert d["stages"]["grid"]["warm_s"] == 1.0 and "ZeroDivisionError" in d["stages"]["bootstrap"]["error"]
+    assert [s["stage"] for s in d["skipped"]] == ["million"] and "million" not in d["stages"]
+    md = (tmp_path / "gpu_t.md").read_text()
+    assert "warm 1.000 s" in md and "bootstrap: ERROR" in md and "million: skipped" in md
+
+
+def test_gpu_script_refuses_a_cpu_in_one_line():
+    import subprocess
+
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, os.path.join(suites.HERE, "gpu.py")], capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and out.stdout == "" and len(out.stderr.strip().splitlines()) == 1
+    assert "no accelerator" in out.stderr

@@ -310,3 +310,17 @@ def test_bad_input_raises_one_line():
         with pytest.raises(jl.JaxlawsError, match=msg) as e:
             diagnose(**args)
         assert "\n" not in str(e.value)
+
+
+def test_warm_up_never_raises_and_leaves_the_diagnosis_unchanged():
+    from jaxlaws.diagnostics import diagnose, warm_up
+
+    law = jl.laws.get("chinchilla")
+    ds = jl.datasets.load("chinchilla_epoch")
+    prob = jl.problem.make_problem(law, ds, "huber-log:1e-3")
+    theta = law.to_internal(np.array([1.8, 480.0, 2100.0, 0.35, 0.37]))
+    before = diagnose(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta)
+    warm_up(law, prob.loss, prob.inputs, prob.obs, prob.weights, np.full(law.n_params, np.nan))  # would raise
+    warm_up(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta[:2])  # wrong shape: would raise
+    after = diagnose(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta)
+    np.testing.assert_array_equal(after.cov, before.cov)

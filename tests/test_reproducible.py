@@ -57,6 +57,7 @@ WORKER = textwrap.dedent("""
     law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
     res = jl.fit(law, data, loss="huber-log:1e-3", starts="grid")
     boot = jl.bootstrap(law, data, n=64, loss="huber-log:1e-3", fit=res, seed=0)
+    race = jl.fit(law, data, loss="huber-log:1e-3", starts="grid", strategy="race")
     n_dev = jax.device_count()
     m, P = res.problem.obs.size, law.n_params
     ci = boot.ci(0.95)
@@ -69,6 +70,7 @@ WORKER = textwrap.dedent("""
         boot_params=boot.params, boot_objective=boot.objective, boot_status=boot.lane_status,
         boot_converged=boot.converged, boot_se=np.array(list(boot.se.values())),
         boot_ci=np.array([ci[k] for k in law.order]), m=m, P=P,
+        race_value=race.all_objective, race_status=race.status, race_steps=race.steps, race_theta=race.all_params,
     )
 """)
 
@@ -108,6 +110,19 @@ def runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
 
 LANE_KEYS = ("theta", "value", "status", "steps", "best", "objective", "best_index")
 BOOT_KEYS = ("boot_params", "boot_objective", "boot_status", "boot_converged", "boot_se", "boot_ci")
+RACE_KEYS = ("race_value", "race_status", "race_steps", "race_theta")
+
+
+@pytest.mark.parametrize("k", ["2", "4", "1 again"])
+def test_racing_culls_the_same_lanes_on_any_device_count(runs, k):
+    # Racing decides on the host from each lane's value after fixed step budgets
+    # (jaxlaws/engine/race.py); its rounds run the same per-lane arithmetic on any mesh (the
+    # slot counts differ, 64 and 8, both on the bit-identical side of the reduction switch
+    # described above), so every lane's outcome, culled or not, is the same bits.
+    a, b = runs["1"], runs[k]
+    assert jl.Status.culled_mask(a["race_status"]).any()  # racing did cull here
+    for key in RACE_KEYS:
+        np.testing.assert_array_equal(b[key], a[key], err_msg=key)
 
 
 def test_a_rerun_on_the_same_device_count_is_bit_identical(runs):

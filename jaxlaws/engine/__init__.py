@@ -12,16 +12,18 @@ Files, one concept each:
 * :mod:`~jaxlaws.engine.programs`   the compiled-program cache (the only mutable state);
 * :mod:`~jaxlaws.engine.slots`      slot sizing from the lane count and data size;
 * :mod:`~jaxlaws.engine.phase`      one precision's pass over a batch;
-* :mod:`~jaxlaws.engine.precision`  the precision policy (float64, float32, mixed) and :func:`solve`;
+* :mod:`~jaxlaws.engine.precision`  the precision policy (float64, float32, mixed, auto) and :func:`solve`;
+* :mod:`~jaxlaws.engine.race`       racing starts: rounds, culls, the check before returning;
 * :mod:`~jaxlaws.engine.mesh`       the device mesh the lanes are sharded over.
 """
 
 from jaxlaws.engine.mesh import Devices, device_name, info as device_info
 from jaxlaws.engine.phase import QUEUE_BATCHES
 from jaxlaws.engine.precision import POLISH_STEPS, Options, Precision, polish_order, solve
-from jaxlaws.engine.programs import CACHE, clear_compiled, compile_count
+from jaxlaws.engine.race import Race, solve_racing, solve_with
+from jaxlaws.engine.programs import CACHE, Compiled, clear_compiled, compile_count, compile_log
 from jaxlaws.engine.slots import CACHE_ELEMENTS, auto_chunk, chunk_size, min_slots, slots_per_device
 
-__all__ = ["CACHE", "CACHE_ELEMENTS", "Devices", "Options", "POLISH_STEPS", "Precision", "QUEUE_BATCHES", "auto_chunk",
-           "chunk_size", "clear_compiled", "compile_count", "device_info", "device_name", "min_slots", "polish_order",
-           "slots_per_device", "solve"]
+__all__ = ["CACHE", "CACHE_ELEMENTS", "Compiled", "Devices", "Options", "POLISH_STEPS", "Precision", "QUEUE_BATCHES",
+           "Race", "auto_chunk", "chunk_size", "clear_compiled", "compile_count", "compile_log", "device_info",
+           "device_name", "min_slots", "polish_order", "slots_per_device", "solve", "solve_racing", "solve_with"]

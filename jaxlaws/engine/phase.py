@@ -47,7 +47,8 @@ def _setup(batch: Batch, solver: Solver, x64: bool, chunk: int | None, devices: 
     """Slots per device, the dtype, the data on the devices, the slot shapes and empty slots
     (called inside the phase's ``enable_x64``)."""
     prob, n_dev = batch.problem, mesh.n_devices(devices)
-    K = slots_mod.slots_per_device(-(-batch.n_lanes // n_dev), batch.obs.shape[-1], prob.law.n_params, chunk)
+    K = slots_mod.slots_per_device(-(-batch.n_lanes // n_dev), batch.obs.shape[-1], prob.law.n_params, chunk,
+                                   accelerator=jax.default_backend() != "cpu")
     dt = jnp.float64 if x64 else jnp.float32
     data = mesh.put(Data(
         {k: jnp.asarray(v, dt) for k, v in prob.inputs.items()}, jnp.asarray(batch.obs, dt),

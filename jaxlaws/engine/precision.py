@@ -1,4 +1,5 @@
-"""The precision policy: one float64 or float32 pass, or a float32 phase polished in float64.
+"""The precision policy: one float64 or float32 pass, or a float32 phase polished in float64,
+or ``auto``: one of the two chosen by the lane count.
 
 ``mixed`` runs every lane in float32 with the solver's :meth:`coarse` tolerances, then every
 lane again in float64 with :meth:`refine` from where it stopped, to the solver's own
@@ -29,11 +30,29 @@ from jaxlaws.solvers.status import Status
 
 POLISH_STEPS = 30
 
+# ``auto`` runs a batch of at most this many lanes in float64 alone, a larger one mixed. Mixed
+# precision compiles a second program (the float32 phase: ~1.3 s more of a cold fit, ~0.5 s more
+# from the persistent cache, measured on the 2-core CPU for a new 5-parameter law) and gains
+# run time only with many lanes: warm Chinchilla fits (240 points) took mixed / float64 = 1.42x
+# at 64 lanes, 0.85x at 256 (10 ms apart), 0.61x at 1,024 (0.09 s apart), 0.51x at 4,500
+# (0.56 s apart). Below ~1,000 lanes the second program costs more than it can save in a
+# notebook's edit-run cycle. A function of the batch's total lane count only, never of the
+# device count, so a lane's outcome stays the same on any mesh.
+AUTO_FLOAT64_LANES = 1024
+
 
 class Precision(enum.Enum):
     FLOAT64 = "float64"
     FLOAT32 = "float32"
     MIXED = "mixed"
+    AUTO = "auto"
+
+    def resolve(self, n_lanes: int) -> Precision:
+        """The policy a batch of ``n_lanes`` lanes runs under: ``auto`` is float64 up to
+        :data:`AUTO_FLOAT64_LANES` lanes, mixed above; any other policy is itself."""
+        if self is not Precision.AUTO:
+            return self
+        return Precision.FLOAT64 if n_lanes <= AUTO_FLOAT64_LANES else Precision.MIXED
 
     @classmethod
     def parse(cls, precision: Any = "float64", dtype: Any = None) -> Precision:
@@ -77,7 +96,8 @@ class Options:
         return cls(Precision.parse(precision, dtype), None if chunk is None else int(chunk), progress, devices)
 
 
-def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
+def solve(batch: Batch, solver: Solver, options: Options = Options(),
+          meanwhile: Callable[[], Any] | None = None, steps0: np.ndarray | None = None) -> Lanes:
     """Run ``solver`` on every lane of ``batch`` and return every lane's outcome.
 
     Lanes are spread over every jax device (``jax.devices()``, or the first ``options.devices``,
@@ -85,19 +105,36 @@ def solve(batch: Batch, solver: Solver, options: Options = Options()) -> Lanes:
     :func:`jaxlaws.devices.use_cpu_cores` (or ``XLA_FLAGS``) to get one device per core.
     A law with every parameter fixed has nothing to solve: each lane's objective is evaluated
     (float64) and its status is :attr:`Status.FIXED`.
+
+    ``meanwhile``: called on this thread once the programs are compiling on background threads
+    (not called when they were compiled already), before the first run waits for them
+    (``fit`` compiles its diagnostics there: XLA compiles one program per core, so a second one
+    costs little wall time beside the first).
+    ``steps0`` ``[L]``: steps each lane has already spent against the solver's ``max_steps``
+    (a lane continued from an earlier run, as racing continues its survivors).
     """
     if batch.problem.law.n_params == 0:
         return evaluate_fixed(batch, options.progress)
-    if options.precision is not Precision.MIXED:
-        return phase.run(batch, solver, options.precision is Precision.FLOAT64, options.chunk, options.progress,
-                         devices=options.devices)
+    precision = options.precision.resolve(batch.n_lanes)
+    if precision is not Precision.MIXED:
+        x64 = precision is Precision.FLOAT64
+        ahead_s = 0.0
+        if meanwhile is not None:
+            ahead_s = phase.compile_ahead(batch, solver, x64, options.chunk, options.devices)
+            if ahead_s > 0:  # a program is compiling (0: it was ready, or already on its way)
+                meanwhile()
+        lanes = phase.run(batch, solver, x64, options.chunk, options.progress, steps0=steps0,
+                          devices=options.devices)
+        return dataclasses.replace(lanes, compile_s=lanes.compile_s + ahead_s)
     # Both programs compile at once on two background threads, the float64 one overlapping the
     # float32 run (grid cold: 2.4 -> 2.2 s). coarse() and refine() are called once, so the same
     # solver objects key the programs compiled ahead and the programs run.
     coarse, refine = solver.coarse(), solver.refine()
     ahead_s = (phase.compile_ahead(batch, coarse, False, options.chunk, options.devices)
                + phase.compile_ahead(batch, refine, True, options.chunk, options.devices))
-    first = phase.run(batch, coarse, False, options.chunk, devices=options.devices)
+    if meanwhile is not None and ahead_s > 0:
+        meanwhile()
+    first = phase.run(batch, coarse, False, options.chunk, steps0=steps0, devices=options.devices)
     restart = Status.failed_mask(first.status) | ~np.isfinite(first.value)
     lower, upper = batch.lane_bounds()
     start = np.where(restart[:, None], batch.theta0, np.clip(first.theta, lower, upper))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 
@@ -47,8 +47,23 @@ def _mesh_of(args: tuple[Any, ...]) -> Any:
     return jax.tree.leaves(args[0])[0].sharding.mesh
 
 
-def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> Any:
-    """The queue program traced and lowered for these arguments (in the caller's precision)."""
+class Compiled(NamedTuple):
+    """Where one program's compile time went (seconds; see :attr:`ProgramCache.log`)."""
+
+    law: str
+    solver: str
+    K: int
+    dtype: str  # of the lanes' parameters: float32 or float64
+    trace_s: float  # Python tracing of the queue program to a jaxpr
+    lower_s: float  # the jaxpr to StableHLO
+    compile_s: float  # XLA: optimisation passes and code generation (or a persistent-cache load)
+    background: bool  # compiled on a background thread (compile_ahead)
+
+
+def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, float, float]:
+    """The queue program traced and lowered for these arguments (in the caller's precision),
+    with the seconds spent tracing and lowering."""
+    t0 = time.perf_counter()
     fn = queue.build(law, loss, solver, K)
     devices = _mesh_of(args)
     if devices.size > 1:
@@ -57,7 +72,10 @@ def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) 
         # flag and the data are replicated.
         specs = (mesh.LANES, mesh.LANES, mesh.REPLICATED, mesh.REPLICATED)
         fn = jax.shard_map(fn, mesh=devices, in_specs=specs, out_specs=mesh.LANES, check_vma=False)
-    return jax.jit(fn).lower(*args)
+    traced = jax.jit(fn).trace(*args)
+    t1 = time.perf_counter()
+    lowered = traced.lower()
+    return lowered, t1 - t0, time.perf_counter() - t1
 
 
 def _compile(lowered: Any) -> Any:
@@ -77,6 +95,10 @@ def _compile(lowered: Any) -> Any:
                 del options[k]
 
 
+def _theta_dtype(args: tuple[Any, ...]) -> str:
+    return str(args[0].lane.state.theta.dtype)
+
+
 class ProgramCache:
     """Compiled queue programs, background compiles and slot shapes of this process."""
 
@@ -85,6 +107,9 @@ class ProgramCache:
         self.pending: dict[tuple[Any, ...], concurrent.futures.Future] = {}
         self.shapes: dict[tuple[Any, ...], Any] = {}
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        # One entry per program compiled (in order): where its compile time went. Kept for
+        # benchmarks and the cold-start breakdown; a few small tuples per program.
+        self.log: list[Compiled] = []
         self._lock = threading.Lock()
 
     @staticmethod
@@ -108,7 +133,14 @@ class ProgramCache:
             return self.compiled[key], 0.0
         t = time.perf_counter()
         pending = self.pending.pop(key, None)
-        exe = pending.result() if pending is not None else _compile(_lower(law, loss, solver, args, K))
+        if pending is not None:
+            exe = pending.result()
+        else:
+            lowered, trace_s, lower_s = _lower(law, loss, solver, args, K)
+            t1 = time.perf_counter()
+            exe = _compile(lowered)
+            self.log.append(Compiled(law.name, type(solver).__name__.lower(), K, _theta_dtype(args), trace_s, lower_s,
+                                     time.perf_counter() - t1, False))
         self.compiled[key] = exe
         return exe, time.perf_counter() - t
 
@@ -120,11 +152,16 @@ class ProgramCache:
         if key in self.compiled or key in self.pending:
             return 0.0
         t = time.perf_counter()
-        lowered = _lower(law, loss, solver, args, K)
+        lowered, trace_s, lower_s = _lower(law, loss, solver, args, K)
+        name, dtype = law.name, _theta_dtype(args)
 
         def compile_() -> Any:
+            t1 = time.perf_counter()
             with jax.enable_x64(x64):  # the precision context is per thread
-                return _compile(lowered)
+                exe = _compile(lowered)
+            self.log.append(Compiled(name, type(solver).__name__.lower(), K, dtype, trace_s, lower_s,
+                                     time.perf_counter() - t1, True))
+            return exe
 
         with self._lock:
             if self._executor is None:
@@ -142,6 +179,7 @@ class ProgramCache:
         self.pending.clear()
         self.compiled.clear()
         self.shapes.clear()
+        self.log.clear()
         jax.clear_caches()
 
 
@@ -151,6 +189,11 @@ CACHE = ProgramCache()
 def compile_count() -> int:
     """How many engine programs this process has compiled (for tests and benchmarks)."""
     return CACHE.count()
+
+
+def compile_log() -> list[Compiled]:
+    """Where each program this process compiled spent its compile time, in order (benchmarks)."""
+    return list(CACHE.log)
 
 
 def clear_compiled() -> None:

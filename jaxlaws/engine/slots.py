@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 CACHE_ELEMENTS = 2 ** 17  # residuals plus Jacobian of all slots on one device, measured best near this
+# On an accelerator one loop iteration costs about the same for a few lanes as for many thousands
+# (kernel launches, not arithmetic, set it), so slots are as many as the lanes fill, up to this
+# (at 240 points and 5 parameters, the residuals and Jacobian of 2^17 slots are ~1.3 GB in
+# float64). Not yet measured on a GPU: benchmarks/gpu.py times 2^12..2^17 slots at 10^6 lanes.
+ACCELERATOR_SLOTS = 2 ** 17
 
 
 def fits_cache(k: int, n_residuals: int, n_params: int) -> bool:
@@ -43,7 +48,8 @@ def auto_chunk(n_residuals: int, n_params: int) -> int:
     return k
 
 
-def slots_per_device(lanes_per_device: int, n_residuals: int, n_params: int, chunk: int | None = None) -> int:
+def slots_per_device(lanes_per_device: int, n_residuals: int, n_params: int, chunk: int | None = None,
+                     accelerator: bool = False) -> int:
     """Slots ``K`` per device for a solve of ``lanes_per_device`` lanes on each device.
 
     With ``chunk`` given: ``chunk`` rounded up to a power of two, no more than the lanes need.
@@ -55,11 +61,14 @@ def slots_per_device(lanes_per_device: int, n_residuals: int, n_params: int, chu
     CPU (Chinchilla, 100 and 240 points), the best slots per device were 16 for 50 to 150
     lanes (8, which the rule gives below ~57, within 20% at 50), 32 for 500 and 64 to 128 for
     2,000 to 5,000; at 500 lanes per device, 32 slots instead of 128 made the warm fit ~1.5x
-    faster.
+    faster. With ``accelerator`` (a GPU or TPU device), as many slots as lanes, up to
+    :data:`ACCELERATOR_SLOTS`.
     """
     floor = min_slots(n_residuals, n_params)
     if chunk is not None:
         return chunk_size(lanes_per_device, chunk, floor)
+    if accelerator:  # a GPU or TPU: every lane at once, up to ACCELERATOR_SLOTS
+        return chunk_size(lanes_per_device, ACCELERATOR_SLOTS, 8)
     k = 2 ** int(np.round(np.log2(max(1.5 * np.sqrt(lanes_per_device), 1.0))))
     k = min(k, chunk_size(lanes_per_device, k, 1))  # no more than the lanes need
     return int(min(max(k, floor), auto_chunk(n_residuals, n_params)))

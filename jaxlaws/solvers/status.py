@@ -26,6 +26,8 @@ class Status(enum.IntEnum):
     NONFINITE_START = 6
     NONFINITE = 7
     FIXED = 8
+    CULLED_TRAILING = 9
+    CULLED_JOINED = 10
 
     @property
     def message(self) -> str:
@@ -39,6 +41,12 @@ class Status(enum.IntEnum):
     def failed(self) -> bool:
         """The lane has no usable end point (the objective was never finite, or became non-finite)."""
         return self in FAILED
+
+    @property
+    def culled(self) -> bool:
+        """Racing stopped the lane early (:mod:`jaxlaws.engine.race`): neither converged nor failed;
+        its point and objective are where it was stopped."""
+        return self in CULLED
 
     @property
     def label(self) -> str:
@@ -60,6 +68,10 @@ class Status(enum.IntEnum):
     def failed_mask(codes: Any) -> np.ndarray:
         return np.isin(np.asarray(codes), [int(s) for s in FAILED])
 
+    @staticmethod
+    def culled_mask(codes: Any) -> np.ndarray:
+        return np.isin(np.asarray(codes), [int(s) for s in CULLED])
+
 
 _MESSAGES = {
     Status.RUNNING: "still running (not finished)",
@@ -73,7 +85,13 @@ _MESSAGES = {
     Status.NONFINITE_START: "failed: the objective is not finite at the start (data outside the law's domain?)",
     Status.NONFINITE: "failed: the objective became non-finite during the run",
     Status.FIXED: "nothing to fit: every parameter is fixed, the objective is evaluated there",
+    Status.CULLED_TRAILING: "stopped early (racing): after a racing round its objective trailed the best lane of "
+                            "its fit by more than the race's margin",
+    Status.CULLED_JOINED: "stopped early (racing): after a racing round its point lay within the race's join "
+                          "tolerance of the best lane of its fit (the same basin, already being followed)",
 }
 # FIXED counts as converged: with no free parameter the point is the exact optimum of the empty search.
 CONVERGED = frozenset({Status.CONVERGED_OBJECTIVE, Status.CONVERGED_STEP, Status.CONVERGED_GRADIENT, Status.FIXED})
 FAILED = frozenset({Status.NONFINITE_START, Status.NONFINITE})
+# Culled lanes are neither converged nor failed: they were stopped on purpose, mid-run.
+CULLED = frozenset({Status.CULLED_TRAILING, Status.CULLED_JOINED})

@@ -69,3 +69,29 @@ def test_float32_runs_and_lands_near_the_float64_answer():
     assert res.best_converged
     np.testing.assert_allclose(res.theta, best, rtol=0, atol=lm_linear_param_tol(f_star, lam_min, gap=gap))
     assert abs(res.objective - f_star) <= gap * f_star
+
+
+def test_auto_is_float64_up_to_the_threshold_and_mixed_above():
+    P, n = jl.engine.Precision, jl.engine.precision.AUTO_FLOAT64_LANES
+    assert P.parse("auto") is P.AUTO
+    assert P.AUTO.resolve(1) is P.AUTO.resolve(n) is P.FLOAT64 and P.AUTO.resolve(n + 1) is P.MIXED
+    assert all(p.resolve(10**6) is p and p.resolve(1) is p for p in (P.FLOAT64, P.FLOAT32, P.MIXED))
+
+
+def test_fit_defaults_to_auto_one_program_for_a_small_fit():
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, 3.0)})
+    def fresh(p, x):  # a law of its own: nothing compiled for it yet
+        return p["A"] * x["x"] ** -p["alpha"]
+
+    ds = power_law_data(n=30, sigma=0.02, seed=3)
+    n0 = jl.engine.compile_count()
+    res = jl.fit(fresh, ds, loss="mse-log", starts=32)
+    assert jl.engine.compile_count() == n0 + 1  # float64 alone (mixed compiles two)
+    log = [p for p in jl.engine.compile_log() if p.law == "fresh"]
+    assert [p.dtype for p in log] == ["float64"] and log[0].background  # compiled beside the diagnostics
+    assert all(t >= 0 for p in log for t in (p.trace_s, p.lower_s, p.compile_s)) and log[0].compile_s > 0
+    # the same answer as asking for float64 (the same program, nothing compiled again)
+    again = jl.fit(fresh, ds, loss="mse-log", starts=32, precision="float64")
+    assert again.objective == res.objective and jl.engine.compile_count() == n0 + 1
+    best, f_star, lam_min = power_law_reference(ds)
+    np.testing.assert_allclose(res.theta, best, rtol=0, atol=lm_linear_param_tol(f_star, lam_min))

@@ -62,11 +62,11 @@ def test_mixed_precision_compiles_both_programs_ahead_once_each():
     law, _ = _counted_law()
     ds = power_law_data(n=30, sigma=0.02, seed=3)
     n0 = jl.engine.compile_count()
-    first = jl.fit(law, ds, loss="mse-log", starts=32)
+    first = jl.fit(law, ds, loss="mse-log", starts=32, precision="mixed")
     assert jl.engine.compile_count() == n0 + 2
     assert not any(key[0] is law for key in jl.engine.CACHE.pending)
     assert first.timing["compile_s"] > 0
-    again = jl.fit(law, ds, loss="mse-log", starts=32)
+    again = jl.fit(law, ds, loss="mse-log", starts=32, precision="mixed")
     assert jl.engine.compile_count() == n0 + 2 and again.timing["compile_s"] == 0.0
     assert again.objective == first.objective
 
@@ -91,7 +91,7 @@ def test_a_solver_without_value_equality_still_compiles_each_program_once():
     law, _ = _counted_law()
     ds = power_law_data(n=30, sigma=0.02, seed=3)
     n0 = jl.engine.compile_count()
-    res = jl.fit(law, ds, loss="mse-log", starts=16, solver=_PlainSolver(jl.solvers.LM()))
+    res = jl.fit(law, ds, loss="mse-log", starts=16, solver=_PlainSolver(jl.solvers.LM()), precision="mixed")
     assert np.isfinite(res.objective)
     assert jl.engine.compile_count() == n0 + 2  # the programs compiled ahead are the ones run
     assert not any(key[0] is law for key in jl.engine.CACHE.pending)

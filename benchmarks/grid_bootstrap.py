@@ -5,7 +5,7 @@ per resample (the full-data best). Resumable: rerun the same command after an in
 Both protocols run chunked with the same chunk size, so they refit the very same resamples
 (chunk k's rows come from default_rng([seed, k])): each resample's two answers can be compared.
 
-Usage: python benchmarks/grid_bootstrap.py --run-dir DIR [--n 4000] [--chunk-resamples C]
+Usage: python benchmarks/grid_bootstrap.py --run-dir DIR [--n 4000] [--chunk-resamples C] [--strategy race]
        python benchmarks/grid_bootstrap.py --quick       (20 resamples, a temporary run dir)
 Writes benchmarks/results/grid_bootstrap_<device>.json and .md (the time counts the chunks
 computed in DIR, over every run that added to it, so a resumed run reports the whole job).
@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--chunk-resamples", type=int, default=None, help="default: jaxlaws.runs.default_chunk")
     ap.add_argument("--precision", default="mixed",
                     help="of the grid protocol's refits (mixed: float32, then a float64 polish that judges every lane)")
+    ap.add_argument("--strategy", default="all", choices=["all", "race"],
+                    help="of the grid protocol's starts: every lane to its end, or racing (jaxlaws.engine.race)")
     ap.add_argument("--quick", action="store_true", help="20 resamples in a temporary run dir")
     ap.add_argument("--note", default="", help="recorded with the result (e.g. how busy the machine was)")
     args = ap.parse_args()
@@ -64,7 +66,8 @@ def main():
     one = jl.bootstrap(law, data, basins=0, **kw)  # Epoch's protocol: one start, the full-data best
     one_s = time.perf_counter() - t
     t = time.perf_counter()
-    grid = jl.bootstrap(law, data, starts="grid", run_dir=args.run_dir, precision=args.precision, **kw)
+    grid = jl.bootstrap(law, data, starts="grid", run_dir=args.run_dir, precision=args.precision,
+                        strategy=args.strategy, **kw)
     grid_wall_s = time.perf_counter() - t
 
     events = jl.runs.events(args.run_dir)
@@ -83,7 +86,8 @@ def main():
                    f"(the full-data best and the {S - 1}-start grid), one start: the full-data best",
         "n": args.n, "starts_per_resample": S, "resamples_per_chunk": c, "lanes": lanes,
         "grid": {"chunk_seconds": chunk_s, "compile_s": compile_s, "wall_s_this_run": grid_wall_s,
-                 "lanes_per_s_warm": per_s, "precision": args.precision,
+                 "lanes_per_s_warm": per_s, "precision": args.precision, "strategy": args.strategy,
+                 "status_counts": grid.status_counts,
                  "estimated_s_for_4000": full, "chunks": grid.timing["chunks"],
                  "chunks_resumed_this_run": grid.timing["chunks_resumed"], "se": grid.se, "ci95": grid.ci(0.95),
                  "n_used": grid.n_used, "n_failed": grid.n_failed, "n_unconverged": grid.n_unconverged},
@@ -93,12 +97,14 @@ def main():
                          "max_relative_objective_gain": float(np.max((one.objective - grid.objective)
                                                                      / one.objective)),
                          "max_relative_param_change": {k: float(moved[:, i].max()) for i, k in enumerate(law.params)}},
-        "fit_s": fit_s, "grid_fit_warm_s": fit_warm_s, "grid_fit_warm_lanes_per_s": fit.n_starts / fit_warm_s, "run_dir": os.path.abspath(args.run_dir), "quick": args.quick,
+        "fit_s": fit_s, "grid_fit_warm_s": fit_warm_s, "grid_fit_warm_lanes_per_s": fit.n_starts / fit_warm_s,
+        "run_dir": os.path.abspath(args.run_dir), "quick": args.quick,
         "note": args.note, "machine": suites.machine(),
     }
     print(f"  grid in every resample: {lanes} lanes, {chunk_s:.1f} s of chunks ({compile_s:.1f} s compiling), "
           f"{per_s:.0f} lanes/s warm "
           f"-> 4,000 resamples in ~{full / 60:.1f} min; one start per resample {one_s:.2f} s")
+    print(f"  grid lanes by status: {grid.status_counts}")
     print(f"  resamples where the grid found a lower objective: {int(better.sum())} of {args.n}")
     for k in law.order:
         print(f"  {k:<6s} CI grid [{grid.ci(0.95)[k][0]:.4g}, {grid.ci(0.95)[k][1]:.4g}]  "
@@ -107,10 +113,11 @@ def main():
     m = out["machine"]
     lines = ["# The full grid inside every resample vs one start per resample", "", out["problem"] + ".", "",
              f"machine {m['device']} ({m['processor']}, {m['cpu_count']} CPUs), {m['date']}. {out['note']}", "",
-             f"grid ({args.precision}): {lanes:,} lanes in {chunk_s:.1f} s of chunk compute, {compile_s:.1f} s of it "
+             f"grid ({args.precision}, strategy {args.strategy}): {lanes:,} lanes in {chunk_s:.1f} s of chunk compute, {compile_s:.1f} s of it "
              f"compiling ({per_s:,.0f} lanes/s warm; 4,000 resamples "
              f"would take ~{full / 60:.1f} min at that rate); one start per resample: {one_s:.2f} s. "
              f"A warm grid fit ran at {fit.n_starts / fit_warm_s:,.0f} lanes/s in the same process.", "",
+             f"grid lanes by status: {grid.status_counts}.", "",
              f"resamples where the grid found a lower objective than the one start: {int(better.sum())} of {args.n} "
              f"(largest relative gain {out['per_resample']['max_relative_objective_gain']:.3g}).", "",
              "| param | SE grid | SE one start | 95% CI grid | 95% CI one start |", "|---|---:|---:|---|---|"]

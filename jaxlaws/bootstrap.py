@@ -346,13 +346,24 @@ def bootstrap(
     plan.check(prob)  # before any compute
     slv = get_solver(solver, **solver_options)
     options = engine.Options.make(precision, dtype, chunk, devices=devices)
-    per_resample = basins + 1 if isinstance(starts, str) and starts == "basins" else estimate.count_starts(law, starts)
-    if per_resample is not None and per_resample > 0:  # the resample rows are drawn only after this
-        estimate.check(estimate.request(law, prob.n_points, per_resample, resamples=n),
-                       f"{n:,} resamples x {per_resample} starts", "resamples (n=) or starts")
+    by_basins = isinstance(starts, str) and starts == "basins"
+    if by_basins and (isinstance(basins, bool) or not isinstance(basins, (int, np.integer)) or basins < 0):
+        raise JaxlawsError(f"basins must be an integer >= 0, got {basins!r}")
     if resamples_per_chunk is not None:
         resamples_per_chunk = runs.check_chunk(resamples_per_chunk)
     race = engine.Race.parse(strategy)  # before any compute
+    # Starts per resample: the full-data best and the basins, or the full-data best and the starts.
+    per_resample = int(basins) + 1 if by_basins else estimate.count_starts(law, starts)
+    per_resample = per_resample if by_basins or per_resample is None else per_resample + 1
+    if per_resample is not None and per_resample > 0:  # the resample rows are drawn only after this
+        what, fewer = f"{n:,} resamples x {per_resample} starts", "resamples (n=) or starts"
+        if run_dir is None and resamples_per_chunk is None:
+            estimate.check(estimate.request(law, prob.n_points, per_resample, resamples=n, devices=options.devices),
+                           what, fewer)
+        else:  # one chunk in flight, the per-resample results kept
+            c = resamples_per_chunk or runs.default_chunk(n, per_resample, prob.obs.size)
+            estimate.check(estimate.chunked(law, prob.n_points, per_resample, n, c, devices=options.devices),
+                           what, fewer)
     if fit is None:
         fit = fit_fn(law, data, loss=prob.loss, solver=slv, seed=seed, weights=weights,
                      chunk=chunk, precision=precision, dtype=dtype, devices=devices, run_dir=run_dir)
@@ -361,9 +372,7 @@ def bootstrap(
         if differs is not None:
             raise JaxlawsError(f"fit= is a fit of {differs}: pass the fit of this law, data, loss and weights")
 
-    if isinstance(starts, str) and starts == "basins":
-        if basins < 0:
-            raise JaxlawsError(f"basins must be >= 0, got {basins}")
+    if by_basins:
         theta0 = distinct_basins(fit, basins, margin=basin_margin)
         # Every start is a full-data optimum, close to each resample's: start the solver as
         # it would continue from a nearly converged point.
@@ -382,7 +391,7 @@ def bootstrap(
         identity = {**fit_identity_of(fit), "scheme": plan.name, "groups": _groups_print(plan), "seed": seed, "n": n,
                     "resamples_per_chunk": c, "bootstrap_starts": runs.fingerprint(theta0),
                     "n_bootstrap_starts": S, "bootstrap_solver": repr(lane_slv), "rng": runs.RNG_SCHEME,
-                    "strategy": repr(race)}
+                    "strategy": repr(race), "precision": options.precision.value}
         run = None if run_dir is None else runs.RunDir(run_dir, "bootstrap", identity)
         out, timing = _chunked(prob, plan, fit, theta0, n, seed, c, lane_slv, options, run, bar, race)
         resamples_per_chunk = c
@@ -445,7 +454,7 @@ def _chunked(prob: Problem, plan: resample.Scheme, fit: FitResult, theta0: np.nd
     for k in range(n_chunks):
         lo, hi = k * c, min(n, (k + 1) * c)
         if done[k]:
-            part = run.load_chunk(k)
+            part = run.load_chunk(k, {"theta": (hi - lo, P), "lane_objective": (hi - lo, S)})
         else:
             t = time.perf_counter()
             rows = plan.rows(prob, theta=fit.theta, rng=np.random.default_rng([seed, k]), n=c)

@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--progress", default="auto", choices=["auto", "on", "off"],
                    help=f"progress bars on stderr; auto: on a terminal, for a run longer than {PROGRESS_DELAY_S:g} s")
     f.add_argument("--devices", type=int, default=None, metavar="N",
-                   help="run on the first N jax devices (default: all; the results are the same bits on any count)")
+                   help="run on the first N jax devices (default: all; on a CPU the results are the same bits on any count)")
     f.add_argument("--run-dir", dest="run_dir", default=None, metavar="DIR",
                    help="keep the fit and each finished chunk of bootstrap resamples in DIR; rerunning the same "
                         "command resumes (after Ctrl-C, SIGTERM or kill -9) and gives the same result")
@@ -240,6 +240,8 @@ def _check_request(args: argparse.Namespace, law: Any) -> None:
         raise JaxlawsError(f"--scheme {args.scheme} chooses the bootstrap's resampling: add --bootstrap B")
     if args.ci is not None and not args.bootstrap:
         raise JaxlawsError("--ci sets the level of the bootstrap's intervals: add --bootstrap B")
+    if args.chunk_resamples is not None and not args.bootstrap:
+        raise JaxlawsError(f"--chunk-resamples {args.chunk_resamples} sizes the bootstrap's chunks: add --bootstrap B")
     args.scheme = args.scheme or "pairs"
     args.ci = 0.95 if args.ci is None else args.ci
     if not 0.0 < args.ci < 1.0:
@@ -265,12 +267,18 @@ def _check_size(args: argparse.Namespace, law: Any, data: Any, n_fits: int, star
     if count is None:
         return
     groups = f" x {n_fits} groups" if n_fits > 1 else ""
-    fit = estimate.check(estimate.request(law, data.n_points, count, resamples=n_fits),
+    fit = estimate.check(estimate.request(law, data.n_points, count, resamples=n_fits, devices=args.devices),
                          f"--starts {args.starts}{groups}", "starts")
     boot = None
     if args.bootstrap:  # each resample from the full-data fit and 2 more basins (jl.bootstrap's default)
-        boot = estimate.check(estimate.request(law, data.n_points, 3, resamples=args.bootstrap),
-                              f"--bootstrap {args.bootstrap}", "resamples")
+        if args.run_dir is None and args.chunk_resamples is None:
+            est = estimate.request(law, data.n_points, 3, resamples=args.bootstrap, devices=args.devices)
+        else:  # one chunk in flight, the per-resample results kept (see jl.bootstrap)
+            from jaxlaws import runs
+
+            c = args.chunk_resamples or runs.default_chunk(args.bootstrap, 3, data.n_points * law.n_outputs)
+            est = estimate.chunked(law, data.n_points, 3, args.bootstrap, c, devices=args.devices)
+        boot = estimate.check(est, f"--bootstrap {args.bootstrap}", "resamples")
     for est, name in ((fit, "fit"), (boot, "bootstrap")):
         if est is not None and est.total_bytes >= estimate.NOTICE_BYTES:
             free = "" if est.available is None else f" of {estimate.gib(est.available)} GiB available"
@@ -452,9 +460,13 @@ def _fit(args: argparse.Namespace, t0: float, argv: Sequence[str]) -> int:
                 from jaxlaws import runs
 
                 command = shlex.join(["jaxlaws", *argv])
-                print(f"jaxlaws: interrupted: {runs.kept(args.run_dir)} kept in {args.run_dir}; "
-                      f"resume with: {command}", file=sys.stderr)
-                return 130
+                raise _Interrupted(f"jaxlaws: interrupted: {runs.kept(args.run_dir)} kept in {args.run_dir}; "
+                                   f"resume with: {command}") from None
+
+
+class _Interrupted(KeyboardInterrupt):
+    """An interrupt whose one line says more than ``interrupted`` (what a run directory kept);
+    :func:`main` prints it after removing the outputs the run had begun, as for any interrupt."""
 
 
 @contextlib.contextmanager
@@ -609,9 +621,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     created = _new_outputs(args)
     try:
         return _run(args, t0, sys.argv[1:] if argv is None else list(argv))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         _remove(created)
-        print("jaxlaws: interrupted", file=sys.stderr)
+        print(e.args[0] if isinstance(e, _Interrupted) else "jaxlaws: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
     except JaxlawsError as e:
         _remove(created)

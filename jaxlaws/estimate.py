@@ -27,6 +27,8 @@ import math
 import os
 from typing import Any
 
+import numpy as np
+
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.law import Law
 
@@ -48,6 +50,8 @@ class Estimate:
       residuals: residuals per row (points x outputs).
       devices: devices the rows are replicated to.
       available: bytes available (``None`` where it cannot be read).
+      kept: bytes of results kept for every resample of a chunked run (:func:`chunked`), on top of
+        the lanes and rows of the one chunk in flight.
     """
 
     lanes: int
@@ -56,6 +60,7 @@ class Estimate:
     residuals: int
     devices: int = 1
     available: int | None = None
+    kept: int = 0  # bytes of per-resample results a chunked run keeps for every resample
 
     @property
     def lane_bytes(self) -> int:
@@ -67,7 +72,7 @@ class Estimate:
 
     @property
     def total_bytes(self) -> int:
-        return self.lane_bytes + self.row_bytes
+        return self.lane_bytes + self.row_bytes + self.kept
 
     @property
     def fits(self) -> bool:
@@ -113,8 +118,8 @@ def count_starts(law: Law, starts: Any) -> int | None:
             grids = [p.grid for p in law.params.values()]
             return math.prod(len(g) for g in grids) if all(g is not None for g in grids) else None
         return int(starts) if starts.isdigit() else None
-    if isinstance(starts, int):
-        return starts
+    if isinstance(starts, (int, np.integer)):
+        return int(starts)
     if isinstance(starts, tuple) and starts and isinstance(starts[0], str):
         n = starts[2] if starts[0] == "around" and len(starts) > 2 else starts[1] if len(starts) == 2 else None
         return n if isinstance(n, int) and not isinstance(n, bool) else None
@@ -134,11 +139,22 @@ def request(law: Law, n_points: int, starts: int, resamples: int = 1, rows: int 
                     residuals=int(n_points) * law.n_outputs, devices=int(devices), available=available_bytes())
 
 
+def chunked(law: Law, n_points: int, starts: int, resamples: int, chunk: int, devices: int | None = None) -> Estimate:
+    """The estimate for a bootstrap of ``resamples`` resamples run ``chunk`` at a time (a run
+    directory, :mod:`jaxlaws.runs`): one chunk's lanes and rows in flight, and the results kept
+    for every resample (its best point internal and natural, objective and flags, and each
+    lane's objective, float64, and status, int8)."""
+    est = request(law, n_points, starts, resamples=min(int(chunk), int(resamples)), devices=devices)
+    kept = int(resamples) * (2 * 8 * law.n_params + 3 * 8 + int(starts) * (8 + 1))
+    return dataclasses.replace(est, kept=kept)
+
+
 def check(est: Estimate, what: str, fewer: str) -> Estimate:
     """``est``, or :class:`JaxlawsError` with the numbers when it cannot fit; ``what`` names the
     request (``"--starts 10000000"``, ``"10000000 starts"``), ``fewer`` what to lower."""
     if not est.fits:
+        kept = f", results kept {gib(est.kept)} GiB" if est.kept else ""
         raise JaxlawsError(f"{what} needs ~{gib(est.total_bytes)} GiB ({est.lanes:,} lanes: lane results "
-                           f"{gib(est.lane_bytes)} GiB, data rows {gib(est.row_bytes)} GiB), "
+                           f"{gib(est.lane_bytes)} GiB, data rows {gib(est.row_bytes)} GiB{kept}), "
                            f"{gib(est.available)} GiB available; use fewer {fewer}")
     return est

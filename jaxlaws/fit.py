@@ -117,9 +117,12 @@ class FitResult:
         if not self.best_converged:
             out.append(f"the best lane did not converge ({self.best_status.message}); "
                        "raise max_steps or check the law's scaling and bounds")
+        culled = int(Status.culled_mask(self.status).sum())
         if self.n_best <= 1 and self.n_starts > 1:
+            why = (f"; {culled} were stopped early by racing, so this says little: rerun with strategy='all' "
+                   "to see how many reach it" if culled else "; try more starts")
             out.append(f"only {self.n_best} of {self.n_starts} starts reached the best objective: "
-                       "the optimum may not be global; try more starts")
+                       f"the optimum may not be global{why}")
         out.extend(self.diagnostics.warnings)
         return out
 
@@ -213,8 +216,10 @@ class FitResult:
                      f"({d.likelihood}; {d.n_obs} residuals, {d.n_free} free parameters, {d.dof} dof)")
         counts = ", ".join(f"{k} {v}" for k, v in self.status_counts.items())
         lines.append(f"lanes: {counts}; best lane: {self.best_status.label}")
+        culled = int(Status.culled_mask(self.status).sum())
+        raced = f" ({culled} stopped early by racing)" if culled else ""
         lines.append(f"basins: {self.n_basins} distinct among converged lanes; {self.n_best} of {self.n_starts} "
-                     "starts reached the best")
+                     f"starts reached the best{raced}")
         lines.append(f"time: compile {self.timing['compile_s']:.2f} s, run {self.timing['run_s']:.2f} s")
         return "\n".join(lines)
 
@@ -327,7 +332,7 @@ def fit(
       progress: called as ``progress(done_lanes, total_lanes)`` as lanes finish (with
         ``precision="mixed"``, those of the float64 polish).
       devices: shard the lanes over the first ``devices`` jax devices (default: all). Every
-        lane's result is the same bits on any device count (see ``tests/test_reproducible.py``).
+        lane's result is the same bits on any CPU device count (see ``tests/test_reproducible.py``).
       run_dir: a run directory (:mod:`jaxlaws.runs`): the lanes are stored there once run, and
         a rerun with the same arguments reads them instead of fitting again (refused if the
         directory was made by other arguments).
@@ -354,7 +359,8 @@ def fit(
         starts = 256
     n_starts = estimate.count_starts(law, starts)
     if n_starts is not None and n_starts > 0:  # before the starts are made: a huge count is refused, not allocated
-        estimate.check(estimate.request(law, prob.n_points, n_starts), f"{n_starts:,} starts", "starts")
+        estimate.check(estimate.request(law, prob.n_points, n_starts, devices=options.devices), f"{n_starts:,} starts",
+                       "starts")
     theta0 = starts_mod.make(law, starts, seed=seed)
     batch = Batch.single(prob, theta0)
     # The diagnostics' own program compiles (at the first start, result discarded) while the

@@ -177,8 +177,9 @@ def fit_groups(law: Any, data: Any, loss: Any = "mse", starts: Any = 64, solver:
                throw: bool = False, devices: int | None = None, **solver_options: Any) -> GroupFit | SharedFit:
     """Fit ``law`` separately to every group of ``data`` (which needs ``groups``) in one batched call.
 
-    The arguments are :func:`jaxlaws.fit`'s, with the same precision policy (``mixed`` by
-    default: every lane judged by its float64 polish). ``throw`` raises when some group's best
+    The arguments are :func:`jaxlaws.fit`'s; the precision is ``mixed`` by default here (every
+    lane judged by its float64 polish), not fit's ``auto``: a fit over groups has as many lanes
+    as groups times starts, where mixed pays. ``throw`` raises when some group's best
     lane did not converge (default: a :class:`~jaxlaws.JaxlawsWarning` naming the groups).
 
     ``shared``: parameter names common to every group (the rest per group): the groups are

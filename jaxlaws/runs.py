@@ -29,6 +29,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -54,13 +55,14 @@ CHUNK_ROW_BYTES = 16 * 2 ** 20
 
 def default_chunk(n: int, starts: int, points: int) -> int:
     """Resamples per chunk by default: about :data:`CHUNK_LANES` lanes, rows within
-    :data:`CHUNK_ROW_BYTES` and 1/16 of the memory available now, at least 1, at most ``n``."""
-    budget = CHUNK_ROW_BYTES
-    try:
-        budget = min(budget, os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 16)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf (Windows)
-        pass
-    by_rows = budget // (8 * max(points, 1))
+    :data:`CHUNK_ROW_BYTES`, at least 1, at most ``n``.
+
+    A function of the request alone, never of the memory free at the time: the chunk size
+    decides which rows each chunk draws (:data:`RNG_SCHEME`), so the same command must choose
+    the same chunks on any machine. The row budget (16 MB) fits any machine this runs on; pass
+    ``resamples_per_chunk`` to choose another.
+    """
+    by_rows = CHUNK_ROW_BYTES // (8 * max(points, 1))
     return int(max(1, min(n, CHUNK_LANES // max(starts, 1), by_rows)))
 
 
@@ -241,10 +243,20 @@ class RunDir:
         self.save(self.chunk_name(k), arrays)
         self.log("chunk", chunk=k, seconds=seconds, compile_s=compile_s)
 
-    def load_chunk(self, k: int) -> dict[str, np.ndarray]:
-        out = self.load(self.chunk_name(k))
+    def load_chunk(self, k: int, shapes: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
+        """Chunk ``k``'s arrays; refused in one line if the file cannot be read or its arrays
+        are not ``shapes`` (name -> shape): a file that is not this run's chunk."""
+        try:
+            out = self.load(self.chunk_name(k))
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise JaxlawsError(f"run_dir {self.path!r}: cannot read {self.chunk_name(k)} ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''}); delete it to recompute it") from None
         if out is None:  # pragma: no cover - removed while running
             raise JaxlawsError(f"run_dir {self.path!r}: {self.chunk_name(k)} vanished")
+        bad = [name for name, shape in (shapes or {}).items() if name not in out or out[name].shape != tuple(shape)]
+        if bad:
+            raise JaxlawsError(f"run_dir {self.path!r}: {self.chunk_name(k)} is not a chunk of this run "
+                               f"({', '.join(bad)} of another shape); delete it to recompute it")
         return out
 
     def mark_done(self, done: np.ndarray) -> None:
@@ -316,10 +328,25 @@ def problem_identity(prob: Any) -> dict[str, Any]:
     law = prob.law
     inputs = [np.asarray(prob.inputs[k], np.float64) for k in sorted(prob.inputs)]
     return {
-        "law": law.name, "params": list(law.params), "fixed": {k: float(v) for k, v in law.fixed.items()},
+        "law": law.name, "law_function": law_fingerprint(law, prob.inputs), "params": list(law.params),
+        "fixed": {k: float(v) for k, v in law.fixed.items()},
         "bounds": fingerprint(law.lower, law.upper), "loss": prob.loss.spec, "n_points": int(prob.n_points),
         "data": fingerprint(*inputs, prob.obs, prob.weights), "inputs": sorted(prob.inputs),
     }
+
+
+def law_fingerprint(law: Any, inputs: Mapping[str, Any]) -> str:
+    """A digest of what the law computes: its function traced to a jaxpr on the inputs' shapes
+    (the operations and literal constants), so that a law edited under the same name (a
+    notebook's) is another run, not a resume of the old one."""
+    import jax
+    import jax.numpy as jnp
+
+    free = {k: jax.ShapeDtypeStruct((), jnp.float64) for k in law.params}
+    x = {k: jax.ShapeDtypeStruct(np.shape(inputs[k]), jnp.float64) for k in law.inputs}
+    with jax.enable_x64(True):
+        jaxpr = jax.make_jaxpr(lambda p, xs: law.fn({**p, **law.fixed}, xs))(free, x)
+    return hashlib.sha256(str(jaxpr).encode()).hexdigest()[:16]
 
 
 def version_identity() -> dict[str, Any]:

@@ -152,6 +152,8 @@ class Row:
       api: ``ctx -> callable`` that makes the call, or None (no API form).
       cli: ``ctx -> argv``, or None (no command-line form).
       check: for reported and read rows, ``result -> None`` asserting what is kept.
+      computes: a refusal that only a run can reveal (every start failing): the engine ran
+        before it. Every other refused row must be refused before any compute (checked).
     """
 
     id: str
@@ -161,6 +163,7 @@ class Row:
     api: Callable[[Ctx], Callable[[], Any]] | None = None
     cli: Callable[[Ctx], list[str]] | None = None
     check: Callable[[Any], None] | None = None
+    computes: bool = False
 
     def phrase_for(self, level: str) -> str:
         return self.phrase if isinstance(self.phrase, str) else self.phrase[level == "cli"]
@@ -270,7 +273,7 @@ ROWS: list[Row] = [
     Row("zero-input-outside-domain", "`N = 0` (x = 0) for a power law: log(0) at one row", "refused",
         "the prediction is not finite at 1 of 10 rows at every start (first: row 0, x=0)",
         api=lambda c: _fit(data=jl.datasets.from_arrays(x={"x": np.r_[0.0, X[1:]]}, y=Y)),
-        cli=lambda c: _csv_rows(c, "zero.csv", _with(GOOD_CSV, 1, 0, "0"))),
+        cli=lambda c: _csv_rows(c, "zero.csv", _with(GOOD_CSV, 1, 0, "0")), computes=True),
     Row("too-few-points", "fewer points than parameters", "refused", "1 points are fewer than the 2 parameters",
         api=lambda c: _fit(data=jl.datasets.from_arrays(x={"x": X[:1]}, y=Y[:1])),
         cli=lambda c: _csv_rows(c, "one.csv", "\n".join(GOOD_CSV.split("\n")[:2]))),
@@ -407,7 +410,7 @@ ROWS: list[Row] = [
         api=lambda c: _fit(law=raises_inside)),
     Row("law-nan-everywhere", "a law returning NaN everywhere", "refused",
         "all 4 starts failed: the objective is not finite at any start; the prediction is not finite at 10 of 10 rows",
-        api=lambda c: _fit(law=nan_everywhere)),
+        api=lambda c: _fit(law=nan_everywhere), computes=True),
     Row("law-nan-some-starts", "a law NaN in part of its parameter space (alpha > 1)", "reported", "",
         api=lambda c: _fit(law=nan_for_large_alpha, starts=[[1.0, 0.2], [3.0, 0.5], [2.0, 1.5], [5.0, 1.8]]),
         check=_failed_lanes_reported),
@@ -470,7 +473,41 @@ ROWS: list[Row] = [
         cli=lambda c: fit_argv(c, "--report", c.csv("afile.txt", "x"))),
     Row("report-missing-parent", "`--report` under a directory that does not exist", "refused", "no such directory",
         cli=lambda c: fit_argv(c, "--report", c.path("nodir/report"))),
+    # ---- devices, processes, run directories, strategies ----------------------------------------
+    Row("devices-zero", "`--devices 0` / `devices=0`", "refused",
+        ("devices must be a positive integer, got 0", "--devices must be >= 1, got 0"),
+        api=lambda c: _fit(devices=0), cli=lambda c: fit_argv(c, "--devices", "0")),
+    Row("devices-too-many", "more devices than jax has (`--devices 999`)", "refused", "asks for more devices than",
+        api=lambda c: _fit(devices=999), cli=lambda c: fit_argv(c, "--devices", "999")),
+    Row("chunk-resamples-zero", "`--chunk-resamples 0` / `resamples_per_chunk=0`", "refused",
+        ("resamples_per_chunk must be a positive integer", "--chunk-resamples must be >= 1"),
+        api=lambda c: _boot(resamples_per_chunk=0), cli=lambda c: fit_argv(c, "--bootstrap", "8", "--chunk-resamples", "0")),
+    Row("chunk-resamples-without-bootstrap", "`--chunk-resamples 4` without `--bootstrap`", "refused",
+        "sizes the bootstrap's chunks: add --bootstrap B", cli=lambda c: fit_argv(c, "--chunk-resamples", "4")),
+    Row("run-dir-is-file", "`--run-dir` naming a file", "refused", "is a file; give a directory",
+        api=lambda c: _fit(run_dir=c.csv("arun.txt", "x")), cli=lambda c: fit_argv(c, "--run-dir", c.csv("arun.txt", "x"))),
+    Row("run-dir-other-run", "a run directory made by other arguments", "refused", "holds a run made with other arguments",
+        api=lambda c: _fit(run_dir=_other_run(c)), cli=lambda c: fit_argv(c, "--run-dir", _other_run(c))),
+    Row("unknown-strategy", "a strategy that is not one (`fast`)", "refused",
+        ("strategy must be 'all', 'race'", "invalid choice: 'fast'"),
+        api=lambda c: _fit(strategy="fast"), cli=lambda c: fit_argv(c, "--strategy", "fast")),
+    Row("strategy-per-group", "`--strategy race` with a per-group fit", "refused", "races the starts of a pooled fit",
+        cli=lambda c: _csv_rows(c, "g2.csv", _GROUPED2, "--group", "g", "--strategy", "race")),
+    Row("coordinator-malformed", "`--coordinator nohost` (no port)", "refused", "coordinator must be HOST:PORT",
+        api=lambda c: lambda: jl.distributed.initialize("nohost", 2, 0),
+        cli=lambda c: fit_argv(c, "--coordinator", "nohost", "--num-processes", "2", "--process-id", "0")),
+    Row("process-id-out-of-range", "`--process-id 5` of 2 processes", "refused", "process_id must be in 0..1",
+        api=lambda c: lambda: jl.distributed.initialize("localhost:1", 2, 5),
+        cli=lambda c: fit_argv(c, "--coordinator", "localhost:1", "--num-processes", "2", "--process-id", "5")),
 ]
+
+
+def _other_run(c: Ctx) -> str:
+    """A run directory whose manifest holds a fit made by other arguments."""
+    d = c.folder("otherrun")
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        f.write('{"format": 1, "fit": {"law": "another law"}}')
+    return d
 
 _ROW = {r.id: r for r in ROWS}
 
@@ -513,6 +550,23 @@ def ctx(tmp_path, monkeypatch):
     return Ctx(str(tmp_path))
 
 
+@pytest.fixture
+def solves(monkeypatch):
+    """Counts the engine's passes over a batch (every fit, bootstrap and race goes through
+    ``engine.phase.run``): a row refused before any compute leaves it at 0."""
+    from jaxlaws.engine import phase
+
+    calls = []
+    real = phase.run
+
+    def counted(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(phase, "run", counted)
+    return calls
+
+
 def _one_line_error(e: BaseException, phrase: str) -> None:
     msg = str(e)
     assert "\n" not in msg and msg.strip() == msg, repr(msg)
@@ -521,7 +575,7 @@ def _one_line_error(e: BaseException, phrase: str) -> None:
 
 # ---- the API --------------------------------------------------------------------------------
 @pytest.mark.parametrize("row", [r for r in ROWS if r.api], ids=lambda r: r.id)
-def test_api(row, ctx):
+def test_api(row, ctx, solves):
     call = row.api(ctx)
     if row.outcome == "refused":
         with pytest.raises(jl.JaxlawsError) as e:
@@ -529,6 +583,7 @@ def test_api(row, ctx):
                 warnings.simplefilter("ignore", jl.JaxlawsWarning)
                 call()
         _one_line_error(e.value, row.phrase_for("api"))
+        assert bool(solves) == row.computes, f"{len(solves)} engine passes before the refusal"
     elif row.outcome == "warned":
         with pytest.warns(jl.JaxlawsWarning) as w:
             call()
@@ -555,7 +610,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.cli], ids=lambda r: r.id)
-def test_cli(row, ctx, capsys, monkeypatch):
+def test_cli(row, ctx, capsys, monkeypatch, solves):
     argv = row.cli(ctx)
     if "--json" not in argv and argv[0] == "fit":
         argv = [*argv, "--json", ctx.out]
@@ -581,6 +636,7 @@ def test_cli(row, ctx, capsys, monkeypatch):
         assert row.phrase_for("cli") in line and len(lines) == 1, err
         return
     assert rc == 2, (rc, err)
+    assert bool(solves) == row.computes, f"{len(solves)} engine passes before the refusal"
     assert len(lines) == 1 and lines[0].startswith("jaxlaws: error: "), err
     assert row.phrase_for("cli") in lines[0], lines[0]
     assert out == ""
@@ -638,13 +694,15 @@ def main() -> None:
               "laws: the command has no way to give them), or `CLI` only (output paths, option combinations).\n"
               "The message shown is the command's where the case exists there, else the API's. Generated by\n"
               "`python tests/test_bad_inputs.py`; `tests/test_bad_inputs.py` checks every row at every level it\n"
-              "exists. `<tmp>` is a temporary folder; the memory figures are those of the machine that made the\n"
+              "exists, and that a refused row ran no engine pass (only a run can tell that every start fails).\n"
+              "`<tmp>` is a temporary folder; the memory figures are those of the machine that made the\n"
               "table (2-core CPU, see `jaxlaws.estimate` for what is counted).\n")
         print("| id | input | where | outcome | message |")
         print("|---|---|---|---|---|")
         for r in ROWS:
             msg = _message(r, c).replace(tmp, "<tmp>").replace("|", "\\|")
-            print(f"| `{r.id}` | {r.input} | {r.where} | {r.outcome} | {msg} |")
+            outcome = "refused after the first steps" if r.computes else r.outcome
+            print(f"| `{r.id}` | {r.input} | {r.where} | {outcome} | {msg} |")
         both = sum(r.where == "both" for r in ROWS)
         print(f"\n{len(ROWS)} rows: {both} checked at both levels, {sum(r.where == 'API' for r in ROWS)} at the API "
               f"only, {sum(r.where == 'CLI' for r in ROWS)} at the command line only.")

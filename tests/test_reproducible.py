@@ -4,30 +4,17 @@ What the engine guarantees, and why (see also the statement in the docs):
 
 * **Bit-identical**: the same inputs, seed, jax/XLA version, machine and device count give
   the same bits, every lane (the computation is deterministic; nothing depends on timing).
-* **Bit-identical across device counts when the slot count K is the same.** The device count
-  changes which device and slot a lane runs in and in what order lanes are queued, but vmapped
-  lanes never interact, so a lane computes exactly what it computes alone in a K-slot program.
-  K comes from the lanes *per device* (jaxlaws/engine/slots.py); the Chinchilla grid (4,500
-  lanes) gets K = 64 on 1, 2 and 4 devices and 32 on 8 and 16, all on the same side of the
-  reduction switch below: measured bit-identical on 1, 2, 4, 8 and 16 devices (4,119 lanes
-  converged on each), and so is a 4,000-resample bootstrap on 1 and 2.
-* **Otherwise equal to the stopping tolerance.** XLA's CPU compiler hands a reduction over the
-  K slots' residuals (``jnp.sum`` of the loss over m points, the rounding-scale sum) to
-  YNNPACK once the array has about 4,096 elements or more (jax 0.10: K * m = 3,840 not,
-  7,680 yes; K = 16 vs 32 at m = 240) and otherwise emits its own tree reduction; the two sum
-  in different orders, so the objective differs in its last bits. Where K * m crosses that
-  size between two device counts (e.g. 400 Chinchilla lanes: K = 32 on 1 device, 16 on 2),
-  lanes take different accept/reject decisions at the rounding level: on the grid forced to
-  K = 16 vs 64, 209 of 4,500 lanes changed status (converged_step <-> stalled 62,
-  stalled <-> converged_objective 61, converged_step <-> converged_objective 47,
-  converged_objective <-> max_steps 28, other 11): long lanes (median 113 steps against 59)
-  whose trajectories part on plateaus, or that end at the noise floor where the step,
-  decrement and stall tests sit within rounding of each other. The best fit moves within its
-  stopping tolerance (1.3e-7 relative, 4.5e-7 standard errors; objective to 1e-16); bootstrap
-  replicates by < 1e-10 relative. Turning the YNNPACK reduce fusion off (XLA option
-  ``xla_cpu_experimental_ynn_fusion_type`` without ``LIBRARY_FUSION_TYPE_REDUCE``) makes every
-  lane bit-identical for K = 8 ... 128 (measured, no slower); see
-  ``test_lanes_do_not_depend_on_the_slot_count``.
+* **Bit-identical across device counts and slot counts on a CPU.** The device count changes
+  which device and slot a lane runs in, how many slots K a program has (from the lanes per
+  device, jaxlaws/engine/slots.py) and in what order lanes are queued, but vmapped lanes never
+  interact, so a lane computes exactly what it computes alone, provided the program's arithmetic
+  does not depend on K. XLA's CPU compiler would hand a reduction over the K slots' residuals to
+  YNNPACK once the array has about 4,096 elements (K = 16 vs 32 at m = 240), summing in another
+  order: measured before that was turned off, 209 of 4,500 grid lanes changed status between
+  K = 16 and 64 and the best fit moved 1.3e-7 relative. jaxlaws' compile options leave that
+  fusion out (``jaxlaws/engine/programs.py``), and every lane is bit-identical for K = 8 ... 128
+  (``test_lanes_do_not_depend_on_the_slot_count``). On an accelerator K follows the lanes per
+  device and results agree to the solver's tolerance instead.
 """
 
 from __future__ import annotations

@@ -234,8 +234,8 @@ def test_the_command_refuses_run_dirs_it_cannot_use(tmp_path, capsys):
 
 
 def test_a_resume_keeps_the_recorded_chunk_size(tmp_path, monkeypatch):
-    # The default chunk size may depend on the memory free (runs.default_chunk); a resume must
-    # not: it takes the size the manifest records.
+    # The default chunk size may change (another version's default); a resume must not: it takes
+    # the size the manifest records.
     law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
     fit = jl.fit(law, data, starts=STARTS, seed=5)
     first = jl.bootstrap(law, data, n=6, fit=fit, seed=5, run_dir=str(tmp_path), resamples_per_chunk=2,
@@ -245,6 +245,52 @@ def test_a_resume_keeps_the_recorded_chunk_size(tmp_path, monkeypatch):
     assert again.resamples_per_chunk == 2 and again.timing["chunks_resumed"] == 3
     np.testing.assert_array_equal(again.params, first.params)
     assert runs.recorded_chunk(str(tmp_path / "none")) is None
+
+
+def test_a_resume_in_another_precision_is_refused(tmp_path):
+    # The chunks done in float64 must not be mixed with chunks computed in mixed precision.
+    law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
+    fit = jl.fit(law, data, starts=STARTS, seed=5)
+    kw = dict(n=4, fit=fit, seed=5, run_dir=str(tmp_path), resamples_per_chunk=2, progress=False)
+    jl.bootstrap(law, data, precision="float64", **kw)
+    with pytest.raises(jl.JaxlawsError, match=r"other arguments \(bootstrap: precision differ") as e:
+        jl.bootstrap(law, data, precision="mixed", **kw)
+    assert "\n" not in str(e.value)
+
+
+def _named(exponent: float) -> jl.Law:
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, 3.0)},
+            name="edited")
+    def edited(p, x):
+        return p["A"] * x["x"] ** -(exponent * p["alpha"])
+
+    return edited
+
+
+def test_a_law_edited_under_the_same_name_is_another_run(tmp_path):
+    # A notebook's law changed in place keeps its name: the run directory tells by what it computes.
+    x = np.logspace(1, 4, 12)
+    data = jl.datasets.from_arrays(x={"x": x}, y=3.0 * x ** -0.4)
+    jl.fit(_named(1.0), data, loss="mse-log", starts=4, run_dir=str(tmp_path))
+    again = jl.fit(_named(1.0), data, loss="mse-log", starts=4, run_dir=str(tmp_path))
+    assert again.timing == {"compile_s": 0.0, "run_s": 0.0}  # the same law: read back
+    with pytest.raises(jl.JaxlawsError, match="law_function"):
+        jl.fit(_named(2.0), data, loss="mse-log", starts=4, run_dir=str(tmp_path))
+
+
+def test_a_chunk_file_that_is_not_this_runs_is_refused_in_one_line(tmp_path):
+    law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
+    fit = jl.fit(law, data, starts=STARTS, seed=5)
+    kw = dict(n=4, fit=fit, seed=5, basins=0, run_dir=str(tmp_path), resamples_per_chunk=2, progress=False)
+    jl.bootstrap(law, data, **kw)
+    chunk = tmp_path / runs.RunDir.chunk_name(1)
+    chunk.write_bytes(b"not an npz")
+    with pytest.raises(jl.JaxlawsError, match="cannot read chunk_000001.npz") as e:
+        jl.bootstrap(law, data, **kw)
+    assert "\n" not in str(e.value)
+    np.savez(chunk, theta=np.zeros((5, 5)), lane_objective=np.zeros((5, 1)))
+    with pytest.raises(jl.JaxlawsError, match="is not a chunk of this run"):
+        jl.bootstrap(law, data, **kw)
 
 
 def test_done_chunks_are_recorded_as_ranges():

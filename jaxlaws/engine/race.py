@@ -4,7 +4,7 @@ A multi-start fit runs every start to its end although most land in a basin anot
 already found. Racing runs the lanes in *rounds* of a fixed step budget and, between rounds, on
 the host, stops (culls) two kinds of lane in each fit (``fit_index``):
 
-* **trailing**: ``f > (1 + margin) * f_best + floor``, with ``f_best`` the lowest objective any
+* **trailing**: ``f > f_best + margin * |f_best| + floor``, with ``f_best`` the lowest objective any
   lane of the fit has reached so far (:attr:`Status.CULLED_TRAILING`);
 * **joined**: ``max_j |theta_j - theta*_j| <= join_xtol * (1 + max_j |theta*_j|)`` with
   ``theta*`` the point of that best lane (:attr:`Status.CULLED_JOINED`): it is in the basin the
@@ -14,7 +14,7 @@ The best lane of a fit is never culled. The survivors then run the ordinary solv
 (:func:`jaxlaws.engine.solve`, the batch's precision policy) from where the rounds left them,
 their step count continuing. Before returning, every culled lane is checked against its fit's
 final best ``f*``: a culled lane whose objective at the cull was within the margin,
-``f <= (1 + margin) * f* + floor``, or any culled lane of a fit whose best lane did not
+``f <= f* + margin * |f*| + floor``, or any culled lane of a fit whose best lane did not
 converge, is resumed and run to its end (its status is then its own). A culled lane keeps the
 point, objective and steps it had when it was stopped: nothing is dropped.
 
@@ -27,18 +27,21 @@ on the Chinchilla grid the surviving lanes took 649 steps in all against 628 for
 run without a break (one 20-step round instead: 11,367 against 10,261).
 
 The defaults (:class:`Race`: one cull after 10 steps, another after 20 more, margin 1.0) were
-measured on the Chinchilla grid (``chinchilla_epoch``, ``huber-log:1e-3``, mixed precision):
-the grid fit kept 20 of 4,500 lanes after the first round and reached the same best objective
-(to 2e-15 relative) in 45,449 lane-steps against 321,095 (6.6x less time, measured side by
-side on a shared, busy 2-core machine); with the grid on each of 200 bootstrap resamples,
-every resample reached the best objective of running every lane (worst excess 7.5e-15
-relative) in 6.8x less time (21.5 s against 146 s; ``benchmarks/racing.py``). A law whose basins are closer in objective than 2x
+measured on the Chinchilla grid (``chinchilla_epoch``, ``huber-log:1e-3``, mixed precision;
+``benchmarks/results/racing_cpu.json``, a quiet 2-core CPU): the grid fit kept 20 of 4,500
+lanes after the first round and reached the same best objective (to 2e-15 relative) in 45,449
+lane-steps against 321,095 (3.3x less warm time: a fit this small is partly fixed cost); with
+the grid on each of 1,000 bootstrap resamples, every resample reached the best objective of
+running every lane (worst excess 9e-15 relative) in 8.1x less time (83 s against 676 s), and
+the 18 M-fit job (the grid in each of 4,000 resamples) took 5.5 min
+(``benchmarks/results/grid_bootstrap_cpu.md``). A law whose basins are closer in objective than 2x
 after 10 steps needs a wider margin or longer rounds.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -76,13 +79,21 @@ class Race:
     join_xtol: float = 1e-2
 
     def __post_init__(self) -> None:
-        r = tuple(self.rounds)
+        try:
+            r = tuple(self.rounds)
+        except TypeError:
+            raise JaxlawsError(f"race rounds must be a sequence of step counts, got {self.rounds!r}") from None
         if not r or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in r):
             raise JaxlawsError(f"race rounds must be positive step counts, got {self.rounds!r}")
-        if not (np.isfinite(self.margin) and self.margin >= 0) or not (np.isfinite(self.floor) and self.floor >= 0):
-            raise JaxlawsError(f"race margin and floor must be finite and >= 0, got {self.margin!r}, {self.floor!r}")
-        if not (np.isfinite(self.join_xtol) and self.join_xtol >= 0):
-            raise JaxlawsError(f"race join_xtol must be finite and >= 0, got {self.join_xtol!r}")
+        for name in ("margin", "floor", "join_xtol"):
+            v = getattr(self, name)
+            try:
+                ok = not isinstance(v, bool) and math.isfinite(float(v)) and float(v) >= 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise JaxlawsError(f"race {name} must be a finite number >= 0, got {v!r}")
+            object.__setattr__(self, name, float(v))
         object.__setattr__(self, "rounds", tuple(int(k) for k in r))
 
     @classmethod
@@ -120,7 +131,7 @@ def cull(race: Race, theta: np.ndarray, value: np.ndarray, alive: np.ndarray, fi
     fb = value[b]
     code = np.zeros(len(value), np.int32)
     with np.errstate(invalid="ignore"):
-        trailing = alive & has & (~np.isfinite(value) | (value > (1.0 + race.margin) * fb + race.floor))
+        trailing = alive & has & (~np.isfinite(value) | (value > fb + race.margin * np.abs(fb) + race.floor))
         tb = theta[b]
         near = (np.max(np.abs(theta - tb), axis=1, initial=0.0)
                 <= race.join_xtol * (1.0 + np.max(np.abs(tb), axis=1, initial=0.0)))
@@ -157,8 +168,10 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
             break
         budget = np.minimum(r, solver.max_steps - used[idx])
         # The lane's own count starts at max_steps - budget, so the solver's step limit ends the
-        # round after `budget` steps: the round runs the solve's own compiled program (for its
-        # slot count), no program of its own.
+        # round after `budget` steps: a round runs the solver's ordinary queue program, no
+        # program of its own. The slots per device follow each round's (and the survivors')
+        # lane count, so a raced fit can compile a program for each slot count it meets (one
+        # per power of two; cached like any other) unless ``chunk=`` fixes the slots.
         sub = dataclasses.replace(batch.take(idx), theta0=theta[idx])
         if i == 0 and meanwhile is not None:
             ahead = phase.compile_ahead(sub, scout, x64, options.chunk, options.devices)
@@ -171,7 +184,10 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
         spent = got.steps - (scout.max_steps - budget)
         used[idx] += spent.astype(np.int32)
         bad = Status.failed_mask(got.status) | ~np.isfinite(got.value)
-        theta[idx] = np.where(bad[:, None], theta[idx], got.theta)
+        # A float32 round's point, clipped to the float64 bounds as the mixed polish clips it: a
+        # culled lane keeps it, and must lie inside the bounds like every other end point.
+        lo, hi = sub.lane_bounds()
+        theta[idx] = np.where(bad[:, None], theta[idx], np.clip(got.theta, lo, hi))
         value[idx] = np.where(bad, np.inf, got.value)
         restart[idx] |= bad
         running[idx] = ~bad & (got.status == RUNNING_OUT) & (used[idx] < solver.max_steps)
@@ -212,7 +228,7 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
     fb = np.where(best >= 0, out["value"][np.maximum(best, 0)], np.inf)[batch.fit_index]
     best_conv = np.where(best >= 0, Status.converged_mask(out["status"][np.maximum(best, 0)]), False)[batch.fit_index]
     with np.errstate(invalid="ignore"):
-        resume = (code > 0) & ((value <= (1.0 + race.margin) * fb + race.floor) | ~best_conv)
+        resume = (code > 0) & ((value <= fb + race.margin * np.abs(fb) + race.floor) | ~best_conv)
     compile_s += finish(np.flatnonzero(resume), out)
     if options.progress is not None:
         options.progress(L, L)

@@ -35,8 +35,10 @@ def test_results_say_how_many_devices_ran_and_of_what_kind():
 def test_one_device_gives_the_same_bits_as_all_of_them():
     # Every lane computes the same arithmetic in a K-slot program whatever device it lands on
     # (tests/test_reproducible.py); 32 lanes get K = 8 on 1 and on 2 devices alike.
+    if jax.device_count() < 2:
+        pytest.skip("one device only: nothing to compare against (the suite gets one per core)")
     one, every = _fit(devices=1), _fit()
-    assert one.devices == 1 and one.device.endswith(" x1")
+    assert one.devices == 1 and one.device.endswith(" x1") and every.devices >= 2
     np.testing.assert_array_equal(one.all_objective, every.all_objective)
     np.testing.assert_array_equal(one.all_params, every.all_params)
     np.testing.assert_array_equal(one.status, every.status)

@@ -124,3 +124,26 @@ def test_progress_counts_every_lane_of_the_batch(chinchilla_law, epoch_data):
            progress=lambda d, t: seen.append((d, t)))
     assert seen and all(t == 64 for _, t in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == 64
+
+
+def test_racing_in_mixed_precision_reaches_the_best_and_stays_in_bounds(chinchilla_law, epoch_data):
+    # Mixed precision is what the default "auto" gives a grid-sized fit: the rounds run in
+    # float32, the survivors are polished in float64. Culled lanes keep a float32 round's point,
+    # clipped to the bounds like every other end point.
+    st = chinchilla_law.to_natural(jl.starts.lhs(chinchilla_law, 64, seed=4))
+    kw = dict(starts=st, precision="mixed", chunk=8)
+    full = jl.fit(chinchilla_law, epoch_data, **kw)
+    race = jl.fit(chinchilla_law, epoch_data, strategy="race", **kw)
+    # both best lanes pass the float64 polish's decrement test in one basin: within 1e-10
+    assert race.objective == pytest.approx(full.objective, rel=1e-10) and race.best_converged
+    assert jl.Status.culled_mask(race.status).any()
+    theta = np.asarray(chinchilla_law.to_internal(race.all_params))  # bounds are internal coordinates
+    assert np.all(theta >= chinchilla_law.lower) and np.all(theta <= chinchilla_law.upper)
+
+
+def test_a_negative_objective_is_raced_by_its_distance_from_the_best():
+    # f_best < 0 (a user's loss can be negative): a lane at f_best + small is not trailing.
+    value = np.array([-10.0, -9.5, 5.0])
+    theta = np.array([[0.0], [1.0], [2.0]])
+    code = cull(Race(margin=0.1), theta, value, np.ones(3, bool), np.zeros(3, np.int64), 1)
+    assert code[0] == 0 and code[1] == 0 and code[2] == int(jl.Status.CULLED_TRAILING)

@@ -29,7 +29,7 @@ from jaxlaws.law import Law, Param, law  # noqa: E402
 from jaxlaws.problem import Batch, Problem, make_problem  # noqa: E402
 from jaxlaws.solvers.status import Status  # noqa: E402
 
-__version__ = "0.1.0"
+from jaxlaws.version import __version__ as __version__  # noqa: E402  (re-exported)
 
 __all__ = [
     "Batch",

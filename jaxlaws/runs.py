@@ -350,7 +350,7 @@ def law_fingerprint(law: Any, inputs: Mapping[str, Any]) -> str:
 
 
 def version_identity() -> dict[str, Any]:
-    from jaxlaws import __version__
+    from jaxlaws.version import __version__
 
     return {"jaxlaws": __version__}
 

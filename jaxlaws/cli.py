@@ -280,8 +280,8 @@ def _check_size(args: argparse.Namespace, law: Any, data: Any, n_fits: int, star
             est = estimate.chunked(law, data.n_points, 3, args.bootstrap, c, devices=args.devices)
         boot = estimate.check(est, f"--bootstrap {args.bootstrap}", "resamples")
     for est, name in ((fit, "fit"), (boot, "bootstrap")):
-        if est is not None and est.total_bytes >= estimate.NOTICE_BYTES:
-            free = "" if est.available is None else f" of {estimate.gib(est.available)} GiB available"
+        if est is not None and est.large:
+            free = "" if est.available is None else f"; {estimate.gib(est.available)} GiB available"
             print(f"jaxlaws: {name}: {est.describe()}{free}", file=sys.stderr)
 
 

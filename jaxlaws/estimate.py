@@ -13,7 +13,8 @@ residuals. What it holds in memory at once, counted from what :func:`jaxlaws.fit
   point weights) and one on every device (the engine replicates the rows to each device, and a
   CPU device's memory is the host's).
 
-The count is of arrays the code keeps, not a measurement of the process (the interpreter, XLA's
+The time (:attr:`Estimate.seconds`) is a rough rate measured on one law, said with the memory
+before a large request starts. The count is of arrays the code keeps, not a measurement of the process (the interpreter, XLA's
 buffers and the compiled programs come on top). Measured for 10^6 starts of ``power_law`` on 10
 points (2-core CPU): peak resident growth 0.245 GiB with ``precision="mixed"`` and 0.184 GiB in
 float64, against the estimate's 0.238 GiB. A request is refused when the estimate exceeds the
@@ -35,8 +36,19 @@ from jaxlaws.law import Law
 LANE_VECTORS = 10
 LANE_SCALARS = 12
 ROW_COPIES = 4
-NOTICE_BYTES = 1 << 30  # the command says what a request needs from 1 GiB up
+NOTICE_BYTES = 1 << 30  # the command says what a request needs from 1 GiB up ...
+NOTICE_S = 60.0  # ... or from about a minute of compute
 GIB = float(1 << 30)
+
+# The time a request takes, roughly: lanes x MEAN_STEPS steps, each costing the residuals and
+# Jacobian of one lane, m (P + 1) numbers, at STEP_ELEMENT_S a number. Measured on the Chinchilla
+# grid (benchmarks/results/grid_cpu.json: 321,095 lane-steps in 0.60 s warm, m = 240, P = 5, on
+# this project's 2-core CPU, one device per core): 1.3 ns a number, 71 steps a lane. Other laws
+# take more or fewer steps and a faster machine fewer seconds: an order of magnitude, not a
+# promise; it scales with the cores jax has here (2 / cores).
+STEP_ELEMENT_S = 0.60 / (321_095 * 240 * 6)
+MEAN_STEPS = 71
+MEASURED_CORES = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,14 +87,36 @@ class Estimate:
         return self.lane_bytes + self.row_bytes + self.kept
 
     @property
+    def seconds(self) -> float:
+        """Rough compute seconds (warm, compile excluded) at the rate measured above, scaled by
+        this machine's cores."""
+        cores = max(os.cpu_count() or MEASURED_CORES, 1)
+        per_lane = MEAN_STEPS * self.residuals * (self.params + 1) * STEP_ELEMENT_S
+        return self.lanes * per_lane * MEASURED_CORES / cores
+
+    @property
+    def large(self) -> bool:
+        """Worth a line before it starts: from :data:`NOTICE_BYTES` or :data:`NOTICE_S`."""
+        return self.total_bytes >= NOTICE_BYTES or self.seconds >= NOTICE_S
+
+    @property
     def fits(self) -> bool:
         """False only where the available memory is known and smaller than the estimate."""
         return self.available is None or self.total_bytes <= self.available
 
     def describe(self) -> str:
-        """One phrase: ``2,000,000 lanes, ~0.3 GiB (lane results 0.2, data rows 0.1)``."""
+        """One phrase: ``2,000,000 lanes, ~0.3 GiB (lane results 0.2, data rows 0.1), ~3 min of compute``."""
         return (f"{self.lanes:,} lanes, ~{gib(self.total_bytes)} GiB (lane results {gib(self.lane_bytes)}, "
-                f"data rows {gib(self.row_bytes)})")
+                f"data rows {gib(self.row_bytes)}), ~{duration(self.seconds)} of compute")
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min``, ``2.5 h``: one or two significant figures."""
+    if seconds < 90:
+        return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.2g} h"
 
 
 def gib(n: float) -> str:

@@ -1,6 +1,8 @@
 """The size estimate told before any compute (jaxlaws.estimate): its arithmetic, the counts it
 reads from a starts spec, the refusal with the numbers, and the command's one-line notice."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,16 @@ def test_the_command_says_what_a_large_request_needs_in_one_line(monkeypatch, ca
         main(["fit", "--data", str(p), "--law", "power_law", "--starts", "1000", "--progress", "off"])
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("jaxlaws: fit: 1,000 lanes, ~") and "GiB available" in line
+
+
+def test_the_time_estimate_scales_with_lanes_and_work_per_lane():
+    law = jl.laws.get("chinchilla")
+    a = estimate.request(law, 240, 4500)
+    b = estimate.request(law, 240, 9000)
+    c = estimate.request(law, 480, 4500)
+    # linear in lanes and in residuals (the model's two factors), exactly up to rounding
+    assert b.seconds == pytest.approx(2 * a.seconds, rel=1e-12) and c.seconds == pytest.approx(2 * a.seconds, rel=1e-12)
+    # the Chinchilla grid the rate was measured on: ~0.6 s on 2 cores, by construction of the rate
+    assert a.seconds * (os.cpu_count() or 2) / 2 == pytest.approx(0.60 * 4500 * 71 / 321_095, rel=1e-12)
+    assert "of compute" in a.describe() and estimate.request(law, 240, 10 ** 7).large
+    assert [estimate.duration(t) for t in (2.0, 45.0, 600.0, 36000.0)] == ["2 s", "45 s", "10 min", "10 h"]

@@ -505,7 +505,13 @@ def _fit_run(args: argparse.Namespace, t0: float) -> int:
     if _per_group(args, data):
         _check_size(args, law, data, len(np.unique(data.groups)), _starts(args.starts, default=64))
         return _fit_groups(args, law, data, context, t0)
-    _check_bootstrap(args, law, data)
+    if args.run_dir is not None and args.bootstrap:  # a resume of other bootstrap arguments: refused now
+        recorded = {"scheme": args.scheme, "seed": args.seed, "n": args.bootstrap,
+                    "strategy": repr(jl.engine.Race.parse(args.strategy))}
+        if args.chunk_resamples is not None:
+            recorded["resamples_per_chunk"] = args.chunk_resamples
+        jl.runs.check_recorded(args.run_dir, "bootstrap", recorded)
+    _check_bootstrap(args, law, data)  # refusals above, its warning (too few resamples) after them
     _check_size(args, law, data, 1, _starts(args.starts))
     with warnings.catch_warnings():
         # The report below states any warning, once, in words; no Python warning line on top.

@@ -80,6 +80,27 @@ def recorded_chunk(path: str | None, section: str = "bootstrap") -> int | None:
     return c or None
 
 
+def check_recorded(path: str | None, section: str, expected: Mapping[str, Any]) -> None:
+    """Refuse (one line) a run directory whose ``section`` was made with other values of the keys
+    in ``expected``, before anything runs: the command checks its bootstrap's arguments before
+    the full-data fit, although the bootstrap's whole identity (:class:`RunDir`) needs that fit."""
+    if path is None:
+        return
+    old: dict[str, Any] = {}
+    if _is_writer():
+        try:
+            with open(os.path.join(path, MANIFEST)) as f:
+                old = json.load(f).get(section) or {}
+        except (OSError, ValueError, AttributeError):
+            old = {}  # no run yet, or a manifest RunDir will refuse with its own message
+    want = json.loads(json.dumps(dict(expected)))  # as a manifest holds them
+    diff = sorted(k for k in want if k in old and old[k] != want[k])
+    if bool(_broadcast(np.array(bool(diff)))):
+        raise JaxlawsError(f"run_dir {path!r} holds a run made with other arguments "
+                           f"({section}: {', '.join(diff) or 'arguments'} differ); use a new directory or the same "
+                           "arguments")
+
+
 def check_chunk(c: Any) -> int:
     if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1:
         raise JaxlawsError(f"resamples_per_chunk must be a positive integer, got {c!r}")

@@ -233,6 +233,24 @@ def test_the_command_refuses_run_dirs_it_cannot_use(tmp_path, capsys):
     assert "per-group fit has nothing to resume" in capsys.readouterr().err
 
 
+def test_the_command_refuses_other_bootstrap_arguments_before_the_fit(tmp_path, capsys, monkeypatch):
+    from jaxlaws.cli import main
+
+    run_dir = str(tmp_path / "r")
+    base = ["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "8", "--progress", "off",
+            "--run-dir", run_dir, "--chunk-resamples", "2"]
+    assert main(base + ["--bootstrap", "4"]) == 0
+    capsys.readouterr()
+    calls = []
+    monkeypatch.setattr(jl, "fit", lambda *a, **k: calls.append(1))  # the fit must not even start
+    for extra, what in ((["--bootstrap", "6"], "n differ"), (["--bootstrap", "4", "--seed", "3"], "seed differ"),
+                        (["--bootstrap", "4", "--strategy", "race"], "strategy differ")):
+        assert main(base + extra) == 2
+        cap = capsys.readouterr()
+        assert cap.out == "" and cap.err.count("\n") == 1 and what in cap.err, cap.err
+    assert not calls
+
+
 def test_a_resume_keeps_the_recorded_chunk_size(tmp_path, monkeypatch):
     # The default chunk size may change (another version's default); a resume must not: it takes
     # the size the manifest records.

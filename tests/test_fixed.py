@@ -41,10 +41,13 @@ def test_fixed_fit_reproduces_the_free_fit(free_fit, e_fixed, epoch_data):
     for k in ("A", "B", "alpha", "beta"):
         assert res.params[k] == pytest.approx(free_fit.params[k], rel=1e-6)
     assert res.objective == pytest.approx(free_fit.objective, rel=1e-12)
-    # One parameter fewer: AIC by exactly 2 less (same residuals up to the refit), BIC by ln n.
+    # One parameter fewer: AIC by 2 less, BIC by ln n, up to the refit. The Gaussian likelihood
+    # is of the squared residuals, not stationary at the Huber optimum, so the ~1e-7 relative
+    # difference between the two fits' points moves it at first order: n * |dRSS| / RSS ~ 240 *
+    # 1e-8 = a few 1e-6 (measured 2.0e-6 to 2.3e-6 with either Cholesky); 2e-5 leaves margin.
     assert res.diagnostics.n_free == free_fit.diagnostics.n_free - 1
-    assert free_fit.aic - res.aic == pytest.approx(2.0, abs=1e-6)
-    assert free_fit.bic - res.bic == pytest.approx(np.log(240), abs=1e-6)
+    assert free_fit.aic - res.aic == pytest.approx(2.0, abs=2e-5)
+    assert free_fit.bic - res.bic == pytest.approx(np.log(240), abs=2e-5)
     assert res.se["E"] == 0.0 and np.isfinite(res.se["A"])
     assert res.to_dict()["fixed"] == {"E": free_fit.params["E"]}
     assert "fixed" in res.report().splitlines()[[i for i, l in enumerate(res.report().splitlines())

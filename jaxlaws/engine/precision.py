@@ -97,6 +97,16 @@ class Options:
         return cls(Precision.parse(precision, dtype), None if chunk is None else int(chunk), progress, devices)
 
 
+def sized(solver: Solver, n_lanes: int) -> Solver:
+    """``solver`` as set up for a batch of ``n_lanes`` lanes (its optional ``for_batch``; e.g. LM
+    factors small batches' systems with the library, which compiles faster). Resolved once per
+    call of :func:`solve` or :func:`~jaxlaws.engine.race.solve_racing`, on the whole batch, so a
+    lane's program never depends on how a batch was split; a function of the lane count only,
+    never of the device count."""
+    for_batch = getattr(solver, "for_batch", None)
+    return solver if for_batch is None else for_batch(n_lanes)
+
+
 def solve(batch: Batch, solver: Solver, options: Options = Options(),
           meanwhile: Callable[[], Any] | None = None, steps0: np.ndarray | None = None) -> Lanes:
     """Run ``solver`` on every lane of ``batch`` and return every lane's outcome.
@@ -116,6 +126,7 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
     """
     if batch.problem.law.n_params == 0:
         return evaluate_fixed(batch, options.progress)
+    solver = sized(solver, batch.n_lanes)
     precision = options.precision.resolve(batch.n_lanes)
     if precision is not Precision.MIXED:
         x64 = precision is Precision.FLOAT64

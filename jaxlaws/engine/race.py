@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from jaxlaws.engine import phase
-from jaxlaws.engine.precision import Options, Precision, solve
+from jaxlaws.engine.precision import Options, Precision, sized, solve
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.lanes import Lanes
 from jaxlaws.problem import Batch
@@ -151,7 +151,8 @@ def solve_racing(batch: Batch, solver: Solver, options: Options = Options(), rac
         return solve(batch, solver, options, meanwhile)
     t0 = time.perf_counter()
     L, n_fits = batch.n_lanes, batch.n_fits
-    # The policy is resolved once, on the whole batch: the survivors run in the same one.
+    # The policies are resolved once, on the whole batch: the survivors run in the same ones.
+    solver = sized(solver, L)
     precision = options.precision.resolve(L)
     final_opts = dataclasses.replace(options, precision=precision, progress=None)
     scout, x64 = (solver.coarse(), False) if precision is Precision.MIXED else (solver, precision is Precision.FLOAT64)

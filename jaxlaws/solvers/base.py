@@ -13,7 +13,9 @@ vmaps the loop:
 * ``start(state, ev) -> state``: take the evaluated start;
 * ``update(state, theta, carry, ev, lower, upper) -> state``: accept or reject the candidate;
 * ``terminate(state, lower, upper) -> code``: a :class:`~jaxlaws.solvers.status.Status`
-  code, ``RUNNING`` to go on.
+  code, ``RUNNING`` to go on;
+* optionally ``for_batch(n_lanes) -> solver``: this solver as the engine should run it on a
+  batch of ``n_lanes`` lanes (LM: which Cholesky; :func:`jaxlaws.engine.precision.sized`).
 
 Every state is a NamedTuple whose first two fields are ``theta`` ``[P]`` (internal
 coordinates, always inside the bounds) and ``value`` (the objective there; ``+inf`` until

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 import jaxlaws as jl
@@ -45,3 +46,29 @@ def test_progress_callback():
     assert lanes.converged.all()
 
 
+def test_the_solver_is_sized_once_on_the_whole_batch(monkeypatch, chinchilla_law, epoch_data):
+    # LM factors with the library up to LIBRARY_LANES lanes, inline above. The choice is made on
+    # the batch given to solve (or solve_racing), never on the sub-batches racing runs, so every
+    # program of one call uses the same factorisation.
+    from jaxlaws.engine.programs import CACHE
+    from jaxlaws.solvers import lm
+    from jaxlaws.solvers.linalg import Cholesky
+
+    monkeypatch.setattr(lm, "LIBRARY_LANES", 8)
+    prob = make_problem(chinchilla_law, epoch_data, "huber-log:1e-3")
+
+    def used(n: int, race: bool) -> set:
+        CACHE.clear()
+        batch = Batch.single(prob, jl.starts.lhs(chinchilla_law, n, seed=1))
+        opts = jl.engine.Options.make("float64", chunk=8)
+        if race:  # 16 lanes: its rounds and survivors run fewer than 8 lanes at a time
+            jl.engine.solve_racing(batch, jl.solvers.LM(), opts, jl.engine.Race(rounds=(5,)))
+        else:
+            jl.engine.solve(batch, jl.solvers.LM(), opts)
+        return {key[2].cholesky for key in CACHE.compiled}
+
+    small = Cholesky.LIBRARY if jax.default_backend() == "cpu" else Cholesky.INLINE  # measured on CPUs only
+    assert used(8, race=False) == {small}
+    assert used(16, race=False) == {Cholesky.INLINE}
+    assert used(16, race=True) == {Cholesky.INLINE}
+    CACHE.clear()

@@ -155,3 +155,32 @@ def test_gradient_test_uses_the_current_column_norms():
         # and with the gradient at the rounding level of the same column it is converged
         s2 = s._replace(grad=jnp.array([1e-12 * np.sqrt(2 * f * d_now), 0.0]))
         assert jl.Status(int(lm.terminate(s2, lo, hi))) is jl.Status.CONVERGED_GRADIENT
+
+
+def test_cholesky_option_and_batch_size_choice(monkeypatch):
+    from jaxlaws.solvers import lm
+    from jaxlaws.solvers.linalg import Cholesky
+
+    slv = jl.solvers.LM()
+    assert slv.cholesky is None
+    monkeypatch.setattr(lm, "LIBRARY_LANES", 100)
+    small = Cholesky.LIBRARY if jax.default_backend() == "cpu" else Cholesky.INLINE  # measured on CPUs only
+    assert slv.for_batch(100).cholesky is small
+    assert slv.for_batch(101).cholesky is Cholesky.INLINE
+    # the variants keep the choice, and an explicit choice is never overridden by the batch size
+    assert slv.for_batch(5).refine().cholesky is small
+    fixed = jl.solvers.get("lm", cholesky="inline")
+    assert fixed.cholesky is Cholesky.INLINE and fixed.for_batch(1) is fixed
+    with pytest.raises(jl.JaxlawsError, match="cholesky must be one of inline, library, got 'lu'"):
+        jl.solvers.get("lm", cholesky="lu")
+
+
+def test_library_and_inline_cholesky_reach_the_same_fit(chinchilla_law, epoch_data):
+    # The two factorisations differ in rounding only: the best objective agrees to well within
+    # the solver's ftol = 1e-14 relative gap (1e-12 allows for rounding of the objective itself,
+    # ~1e-16 * m per residual sum), and the best point to ~sqrt(ftol) in the parameters' scales.
+    fits = {c: jl.fit(chinchilla_law, epoch_data, starts=32, seed=2, cholesky=c) for c in ("inline", "library")}
+    a, b = fits["inline"], fits["library"]
+    assert a.best_converged and b.best_converged
+    assert abs(a.objective - b.objective) <= 1e-12 * a.objective
+    np.testing.assert_allclose(a.theta, b.theta, rtol=1e-5, atol=1e-6)

@@ -9,7 +9,9 @@ included. In the same child, scipy L-BFGS-B with the exact numpy gradient
 side. Three settings of the persistent compilation cache:
 
 * ``cold``: an empty cache directory (every program compiled);
-* ``cached``: the same directory again in a new process (what the second session pays);
+* ``cached``: the same directory again in a new process (what the second session pays: jaxlaws'
+  program store, ``jaxlaws/program_store.py``, loads the engine's and the diagnostics' programs
+  without tracing them);
 * per precision: ``auto`` (the default), ``mixed`` and ``float64`` (``default``: fit's own default,
   for timing an older checkout: ``PYTHONPATH=<checkout> python benchmarks/cold_start.py --precisions default``).
 
@@ -100,7 +102,8 @@ def breakdown(r: dict) -> str:
     progs = r["programs"]
     tr = sum(p["trace_s"] for p in progs)
     lo = sum(p["lower_s"] for p in progs)
-    xla = ", ".join(f"{p['dtype']} K={p['K']} {p['compile_s']:.2f}{' bg' if p['background'] else ''}" for p in progs)
+    xla = ", ".join(f"{p['dtype']} K={p['K']} {p['compile_s']:.2f}{' bg' if p['background'] else ''}"
+                    f"{' from the program store' if p.get('stored') else ''}" for p in progs)
     host = r["jaxlaws_s"] - r["timing"]["compile_s"] - r["timing"]["run_s"]
     return (f"trace {tr:.2f} s, lower {lo:.2f} s, XLA [{xla}] s, engine compile wait {r['timing']['compile_s']:.2f} s,"
             f" run {r['timing']['run_s']:.2f} s, rest (set-up, diagnostics with their compile) {host:.2f} s")

@@ -60,10 +60,11 @@ loss, with k = p.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
-import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from statistics import NormalDist
 from typing import Any
 
@@ -71,6 +72,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlaws import program_store as store
 from jaxlaws.errors import JaxlawsError
 from jaxlaws.law import Law
 from jaxlaws.losses import Loss
@@ -300,27 +302,114 @@ def _bandwidth(r: np.ndarray) -> float:
     return float(kappa * nd.inv_cdf(0.5 + hq))
 
 
-@functools.lru_cache(maxsize=32)
-def _residual_and_jacobian(law: Law, log_space: bool) -> Any:
-    """Jitted ``(theta, X, obs) -> (r [m], dr/dtheta [m, P])``, residuals as the engine forms them.
+# Compiled diagnostics programs of this process, by law, loss and data shapes (the law object
+# itself is in the key: holding it keeps its id from being reused by a new law), or the futures
+# of their compiles begun by :func:`compile_ahead`; the MAX_PROGRAMS most recently used are kept
+# (a loop over laws, e.g. ``law.fix(E=v)`` per value, would otherwise keep every one alive).
+_PROGRAMS: collections.OrderedDict[tuple[Any, ...], Any] = collections.OrderedDict()
+MAX_PROGRAMS = 32
+_COMPILER: list[concurrent.futures.ThreadPoolExecutor] = []
 
-    Cached per law, so repeated diagnoses of one law on data of one shape compile once
-    (~0.15 s); op-by-op float64 evaluation of a first call costs ~1.7 s on the Chinchilla data.
+
+def _in_x64(finish: Callable[[], Any]) -> Any:
+    with jax.enable_x64(True):  # the precision context is per thread
+        return finish()
+
+
+def _program(key: tuple[Any, ...], prepare: Callable[[], Callable[[], Any]], background: bool) -> None:
+    """Make sure ``key``'s program exists or is compiling: ``prepare()`` loads it from the store
+    or traces and lowers it (on this thread), and returns what finishes it (XLA's compile),
+    run here or, with ``background``, on a thread of its own."""
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return
+    while len(_PROGRAMS) >= MAX_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    with jax.enable_x64(True):
+        finish = prepare()
+    if background:
+        if not _COMPILER:
+            _COMPILER.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxlaws-diagnostics"))
+        _PROGRAMS[key] = _COMPILER[0].submit(_in_x64, finish)
+    else:
+        _PROGRAMS[key] = _in_x64(finish)
+
+
+def _run(key: tuple[Any, ...], prepare: Callable[[], Callable[[], Any]], *args: Any) -> Any:
+    _program(key, prepare, background=False)
+    exe = _PROGRAMS[key]
+    if isinstance(exe, concurrent.futures.Future):
+        try:
+            exe = exe.result()
+        except Exception:  # noqa: BLE001 - compiled again here, so that its error is this call's
+            del _PROGRAMS[key]
+            _program(key, prepare, background=False)
+            exe = _PROGRAMS[key]
+        _PROGRAMS[key] = exe
+    return exe(*args)
+
+
+def _rj_key(law: Law, log_space: bool, x_shapes: Mapping[str, tuple[int, ...]], m: int) -> tuple[Any, ...]:
+    return ("rj", law, log_space, tuple(sorted(x_shapes.items())), m)
+
+
+def _rj_prepare(law: Law, log_space: bool, x_shapes: Mapping[str, tuple[int, ...]], m: int) -> Callable[[], Any]:
+    """The residual-and-Jacobian program (see :func:`_residual_and_jacobian`), prepared."""
+
+    def residual(th: Any, xs: Any, o: Any) -> Any:
+        pred = law.log_predict_internal(th, xs) if log_space else law.predict_internal(th, xs)
+        return jnp.reshape(pred, (-1,)) - o
+
+    f64 = jnp.float64
+    args = (jax.ShapeDtypeStruct((law.n_params,), f64), {k: jax.ShapeDtypeStruct(v, f64) for k, v in x_shapes.items()},
+            jax.ShapeDtypeStruct((m,), f64))
+    program = {"kind": "diagnostics_residual_jacobian", "log_space": log_space,
+               "law": store.law_digest(law, log_space, args[1], True)}
+    return store.prepare(lambda th, xs, o: (residual(th, xs, o), jax.jacfwd(residual)(th, xs, o)), args, program, (0, 0))
+
+
+def _residual_and_jacobian(law: Law, log_space: bool, theta: Any, xj: Mapping[str, Any], oj: Any) -> tuple[Any, Any]:
+    """``(r [m], dr/dtheta [m, P])`` at ``theta``, residuals as the engine forms them (float64).
+
+    One compiled program per law and data shape (~0.1 s to compile at XLA's ``-O0``, which serves a
+    program run once; op-by-op float64 evaluation of a first call costs ~1.7 s on the Chinchilla
+    data), kept in jaxlaws' program store (:mod:`jaxlaws.program_store`) so that a new process
+    finds it without tracing.
     """
-
-    def residual(th: Any, xj: Any, oj: Any) -> Any:
-        pred = law.log_predict_internal(th, xj) if log_space else law.predict_internal(th, xj)
-        return jnp.reshape(pred, (-1,)) - oj
-
-    return jax.jit(lambda th, xj, oj: (residual(th, xj, oj), jax.jacfwd(residual)(th, xj, oj)))
+    shapes = {k: tuple(v.shape) for k, v in xj.items()}
+    return _run(_rj_key(law, log_space, shapes, oj.shape[0]), lambda: _rj_prepare(law, log_space, shapes, oj.shape[0]),
+                theta, dict(xj), oj)
 
 
-@functools.lru_cache(maxsize=32)
-def _loss_terms(loss: Loss) -> Any:
-    """Jitted ``(r, h) -> (psi(r), rho''(r), psi(r + h), psi(r - h))``: one compiled program per
-    loss and shape instead of a dozen op-by-op ones (a new process's first diagnosis compiled
-    each of them, ~0.2 s in all)."""
-    return jax.jit(lambda r, h: (loss.psi(r), loss.curvature(r, 0.0), loss.psi(r + h), loss.psi(r - h)))
+def _loss_prepare(loss: Loss, n: int) -> Callable[[], Any]:
+    args = (jax.ShapeDtypeStruct((n,), jnp.float64), jax.ShapeDtypeStruct((), jnp.float64))
+    return store.prepare(lambda r, h: (loss.psi(r), loss.curvature(r, 0.0), loss.psi(r + h), loss.psi(r - h)),
+                         args, {"kind": "diagnostics_loss_terms", "loss": loss}, (0, 0, 0, 0))
+
+
+def _loss_terms(loss: Loss, r: Any, h: Any) -> tuple[Any, Any, Any, Any]:
+    """``(psi(r), rho''(r), psi(r + h), psi(r - h))``: one compiled program per loss and shape
+    instead of a dozen op-by-op ones (a new process's first diagnosis compiled each of them,
+    ~0.2 s in all), kept in the program store like :func:`_residual_and_jacobian`."""
+    n = r.shape[0]
+    return _run(("loss", loss, n), lambda: _loss_prepare(loss, n), r, h)
+
+
+def compile_ahead(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any) -> None:
+    """Begin compiling what :func:`diagnose` runs for this law and data shape on a background
+    thread (loaded from the program store where it holds them), so that the fit's diagnosis
+    finds them ready (``fit`` calls it while the engine's program compiles). Never raises: the
+    real diagnosis reports any error."""
+    try:
+        x, obs, w, _ = _check(law, loss, X, obs, weights, np.zeros(law.n_params))
+        shapes = {k: v.shape for k, v in x.items()}
+        _program(_rj_key(law, loss.log_space, shapes, obs.shape[0]),
+                 lambda: _rj_prepare(law, loss.log_space, shapes, obs.shape[0]), background=True)
+        n = int(np.sum(w > 0))
+        if n > 0:
+            _program(("loss", loss, n), lambda: _loss_prepare(loss, n), background=True)
+    except Exception:  # noqa: BLE001 - ahead of time only; diagnose reports its own errors
+        pass
 
 
 def _check(law: Any, loss: Any, X: Any, obs: Any, weights: Any,
@@ -374,8 +463,8 @@ def diagnose(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any,
 
     with jax.enable_x64(True):
         xj = {k: jnp.asarray(v) for k, v in x.items()}
-        r_all, J_all = (np.asarray(a) for a in _residual_and_jacobian(law, loss.log_space)(
-            jnp.asarray(theta), xj, jnp.asarray(obs)))
+        r_all, J_all = (np.asarray(a) for a in _residual_and_jacobian(law, loss.log_space, jnp.asarray(theta), xj,
+                                                                      jnp.asarray(obs)))
     keep = w > 0
     n = int(keep.sum())
     if n == 0:
@@ -391,7 +480,7 @@ def diagnose(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any,
     h = _bandwidth(r) if robust else 0.0
     with jax.enable_x64(True):
         # rho'': 2 for mse; 1/0 in/outside delta for Huber
-        psi, exact_curv, psi_hi, psi_lo = (np.asarray(a) for a in _loss_terms(loss)(jnp.asarray(r), h))
+        psi, exact_curv, psi_hi, psi_lo = (np.asarray(a) for a in _loss_terms(loss, jnp.asarray(r), jnp.asarray(h)))
     if robust:
         curv = (psi_hi - psi_lo) / (2 * h) if h > 0 else exact_curv
 
@@ -583,14 +672,3 @@ def diagnose_or_explain(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, we
         return diagnose(law, loss, X, obs, weights, theta)
     except JaxlawsError as e:
         return unavailable(law, str(e))
-
-
-def warm_up(law: Law, loss: Loss, X: Mapping[str, Any], obs: Any, weights: Any, theta: Any) -> None:
-    """Compile what :func:`diagnose` runs for this law and data shape, by diagnosing at ``theta``
-    (any point in the bounds) and discarding the result. Never raises: a point where the
-    diagnostics fail still compiled what it reached, and the real diagnosis reports its own errors.
-    """
-    try:
-        diagnose(law, loss, X, obs, weights, theta)
-    except Exception:  # noqa: BLE001 - a warm-up; the fit's own diagnosis reports any failure
-        pass

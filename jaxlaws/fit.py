@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from jaxlaws import basins, engine, estimate, runs, starts as starts_mod
-from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain, warm_up
+from jaxlaws import diagnostics
+from jaxlaws.diagnostics import Diagnostics, diagnose_or_explain
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
 from jaxlaws.law import Law
 from jaxlaws.lanes import Lanes
@@ -276,7 +277,7 @@ def fit_identity(batch: Batch, solver: Any, options: engine.Options) -> dict[str
 
 
 def _solve_or_load(batch: Batch, solver: Any, options: engine.Options, run_dir: str | None,
-                   race: engine.Race | None = None, meanwhile: Any = None) -> Lanes:
+                   race: engine.Race | None = None, meanwhile: Callable[[], Any] | None = None) -> Lanes:
     """The lanes of ``batch`` (raced where ``race`` is given): read from ``run_dir`` if a run with
     the same identity stored them, else solved (and stored there first of all, before anything
     else can be lost)."""
@@ -363,12 +364,12 @@ def fit(
                        "starts")
     theta0 = starts_mod.make(law, starts, seed=seed)
     batch = Batch.single(prob, theta0)
-    # The diagnostics' own program compiles (at the first start, result discarded) while the
-    # engine's compiles in the background: a new law's cold fit pays the two side by side.
     race = engine.Race.parse(strategy)
 
     def meanwhile() -> None:
-        warm_up(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta0[0])
+        # While the engine's program compiles on a background thread, the diagnostics' programs
+        # are traced here and compiled beside it (a new law's cold fit pays the two side by side).
+        diagnostics.compile_ahead(law, prob.loss, prob.inputs, prob.obs, prob.weights)
 
     lanes = _solve_or_load(batch, slv, options, run_dir, race, meanwhile)
     best = int(lanes.best(batch.fit_index, 1)[0])

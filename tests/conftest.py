@@ -9,7 +9,10 @@ count and shapes), so tests reuse a few settings on purpose:
 
 The suite runs as a user's program does: ``import jaxlaws`` gives jax one CPU device per core
 and the persistent compilation cache (see :mod:`jaxlaws.devices`), so tests that depend on how
-lanes split over devices must hold for any device count.
+lanes split over devices must hold for any device count. jaxlaws' program store
+(:mod:`jaxlaws.program_store`) is the user's too, so a second run of the suite loads what the
+first compiled; a test about compiling itself points the store at an empty directory of its own
+(the ``empty_program_store`` fixture).
 """
 
 from __future__ import annotations
@@ -23,6 +26,17 @@ EPS = np.finfo(np.float64).eps  # 2.22e-16: float64 machine epsilon
 
 # Where Epoch AI's copy of the Chinchilla data lives (read-only reference).
 SHARED_CHINCHILLA_CSV = "/work/shared/data/chinchilla/svg_extracted_data.csv"
+
+
+@pytest.fixture
+def empty_program_store(tmp_path, monkeypatch):
+    """The program store in an empty directory of the test's own (where the store is on at all),
+    so that what the test compiles does not depend on what an earlier run stored."""
+    from jaxlaws import program_store
+
+    real = program_store.directory
+    monkeypatch.setattr(program_store, "directory", lambda: str(tmp_path) if real() is not None else None)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

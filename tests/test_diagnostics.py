@@ -312,15 +312,22 @@ def test_bad_input_raises_one_line():
         assert "\n" not in str(e.value)
 
 
-def test_warm_up_never_raises_and_leaves_the_diagnosis_unchanged():
-    from jaxlaws.diagnostics import diagnose, warm_up
+def test_compile_ahead_never_raises_and_leaves_the_diagnosis_unchanged(empty_program_store):
+    from jaxlaws import diagnostics
+    from jaxlaws.diagnostics import compile_ahead, diagnose
 
     law = jl.laws.get("chinchilla")
     ds = jl.datasets.load("chinchilla_epoch")
     prob = jl.problem.make_problem(law, ds, "huber-log:1e-3")
     theta = law.to_internal(np.array([1.8, 480.0, 2100.0, 0.35, 0.37]))
     before = diagnose(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta)
-    warm_up(law, prob.loss, prob.inputs, prob.obs, prob.weights, np.full(law.n_params, np.nan))  # would raise
-    warm_up(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta[:2])  # wrong shape: would raise
+    compile_ahead(law, prob.loss, prob.inputs, prob.obs[:-1], prob.weights)  # wrong shape: diagnose would raise
+    compile_ahead(law, prob.loss, {}, prob.obs, prob.weights)  # no inputs: diagnose would raise
     after = diagnose(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta)
     np.testing.assert_array_equal(after.cov, before.cov)
+    # A law's programs begun ahead (finished on a background thread) give the same diagnosis.
+    diagnostics._PROGRAMS.clear()
+    compile_ahead(law, prob.loss, prob.inputs, prob.obs, prob.weights)
+    assert any(isinstance(p, diagnostics.concurrent.futures.Future) for p in diagnostics._PROGRAMS.values())
+    ahead = diagnose(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta)
+    np.testing.assert_array_equal(ahead.cov, before.cov)

@@ -118,7 +118,8 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
     (float64) and its status is :attr:`Status.FIXED`.
 
     ``meanwhile``: called on this thread once the programs are compiling on background threads
-    (not called when they were compiled already), before the first run waits for them
+    or were loaded from the program store (not called when this process had them already),
+    before the first run waits for them
     (``fit`` compiles its diagnostics there: XLA compiles one program per core, so a second one
     costs little wall time beside the first).
     ``steps0`` ``[L]``: steps each lane has already spent against the solver's ``max_steps``
@@ -133,7 +134,7 @@ def solve(batch: Batch, solver: Solver, options: Options = Options(),
         ahead_s = 0.0
         if meanwhile is not None:
             ahead_s = phase.compile_ahead(batch, solver, x64, options.chunk, options.devices)
-            if ahead_s > 0:  # a program is compiling (0: it was ready, or already on its way)
+            if ahead_s > 0:  # compiling, or loaded from the store (0: it was ready, or on its way)
                 meanwhile()
         lanes = phase.run(batch, solver, x64, options.chunk, options.progress, steps0=steps0,
                           devices=options.devices)

@@ -16,25 +16,12 @@ from typing import Any, NamedTuple
 
 import jax
 
+from jaxlaws import program_store as store
 from jaxlaws.engine import mesh, queue
 from jaxlaws.law import Law
 from jaxlaws.losses import Loss
 from jaxlaws.solvers import iterate
 from jaxlaws.solvers.base import Solver
-
-# XLA's CPU options for the queue programs. Measured on the 2-core CPU (Chinchilla grid): the
-# classic loop emitters instead of the newer fusion emitters compile ~35% faster and run the
-# solve ~8% faster; LLVM at -O1 instead of -O2 compiles ~20% faster again and runs as fast.
-CPU_COMPILE_OPTIONS = {
-    "xla_cpu_use_fusion_emitters": False,
-    "xla_backend_optimization_level": 1,
-    # XLA's default library fusions less the reduce fusion: with it, a sum over the K slots'
-    # residuals switches summation order (YNNPACK) once K * m passes ~4,096 elements, so a lane's
-    # last bits, and for ~5% of lanes its status, depended on the slot count and hence on the
-    # device count. Without it every lane is bit-identical for any K (measured K = 8..128), at
-    # no measurable cost (warm grid and a 36,000-lane bootstrap within noise).
-    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION",
-}
 
 
 def _shapes(tree: Any) -> tuple[Any, ...]:
@@ -58,13 +45,16 @@ class Compiled(NamedTuple):
     lower_s: float  # the jaxpr to StableHLO
     compile_s: float  # XLA: optimisation passes and code generation (or a persistent-cache load)
     background: bool  # compiled on a background thread (compile_ahead)
+    stored: bool = False  # loaded from jaxlaws' program store (nothing traced or compiled; compile_s: the load)
 
 
-def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, float, float]:
+def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int,
+           store_key: str | None = None, salt: str = "") -> tuple[Any, float, float]:
     """The queue program traced and lowered for these arguments (in the caller's precision),
-    with the seconds spent tracing and lowering."""
+    with the seconds spent tracing and lowering. With ``store_key``, the program is named by
+    it (see :func:`jaxlaws.program_store.named`)."""
     t0 = time.perf_counter()
-    fn = queue.build(law, loss, solver, K)
+    fn = store.named(queue.build(law, loss, solver, K), "queue", store_key, salt)
     devices = _mesh_of(args)
     if devices.size > 1:
         # Lanes are independent: shard_map runs each device's slots and queue on its own, with
@@ -78,25 +68,44 @@ def _lower(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) 
     return lowered, t1 - t0, time.perf_counter() - t1
 
 
-def _compile(lowered: Any) -> Any:
-    if jax.default_backend() != "cpu":
-        return lowered.compile()
-    options = dict(CPU_COMPILE_OPTIONS)
-    while True:
-        try:
-            return lowered.compile(compiler_options=options)
-        except jax.errors.JaxRuntimeError as e:
-            # An XLA that lacks (or rejects the value of) an option: drop that one and keep the
-            # others; its default serves for the one dropped.
-            rejected = [k for k in options if k in str(e)]
-            if not rejected or "option" not in str(e).lower() and "valid" not in str(e).lower():
-                raise
-            for k in rejected:
-                del options[k]
-
-
 def _theta_dtype(args: tuple[Any, ...]) -> str:
     return str(args[0].lane.state.theta.dtype)
+
+
+def _store_key(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> str | None:
+    """The program store's key for the queue program of ``args`` (None: not stored)."""
+    if store.directory() is None or not store.describes(loss, solver):
+        return None
+    x64 = _theta_dtype(args) == "float64"
+    try:
+        digest = store.law_digest(law, loss.log_space, args[3].X, x64)
+    except Exception:  # noqa: BLE001 - a law the digest cannot trace is compiled as without the store
+        return None
+    program = {"kind": "queue", "law": digest, "loss": loss, "solver": solver, "K": K, "x64": x64,
+               "options": store.CPU_COMPILE_OPTIONS}
+    return store.key(program, args, list(_mesh_of(args).devices.flat))
+
+
+def _out_example(args: tuple[Any, ...]) -> Any:
+    """A tree of the queue program's outputs' structure (the slots, then the records)."""
+    return args[0], queue.Records(*range(len(queue.Records._fields)))
+
+
+def _load(key: str | None, args: tuple[Any, ...]) -> Any | None:
+    return None if key is None else store.load(key, args, _out_example(args), list(_mesh_of(args).devices.flat))
+
+
+def _compile_and_save(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int, key: str | None,
+                      lowered: Any) -> Any:
+    """``lowered`` compiled and put in the program store (see
+    :func:`jaxlaws.program_store.compile_and_store`)."""
+    x64 = _theta_dtype(args) == "float64"
+
+    def relower(salt: str) -> Any:
+        with jax.enable_x64(x64):
+            return _lower(law, loss, solver, args, K, key, salt)[0]
+
+    return store.compile_and_store(key, lowered, relower, store.CPU_COMPILE_OPTIONS, args, _out_example(args))
 
 
 class ProgramCache:
@@ -136,29 +145,43 @@ class ProgramCache:
         if pending is not None:
             exe = pending.result()
         else:
-            lowered, trace_s, lower_s = _lower(law, loss, solver, args, K)
-            t1 = time.perf_counter()
-            exe = _compile(lowered)
-            self.log.append(Compiled(law.name, type(solver).__name__.lower(), K, _theta_dtype(args), trace_s, lower_s,
-                                     time.perf_counter() - t1, False))
+            skey = _store_key(law, loss, solver, args, K)
+            exe = _load(skey, args)
+            if exe is not None:
+                self.log.append(Compiled(law.name, type(solver).__name__.lower(), K, _theta_dtype(args), 0.0, 0.0,
+                                         time.perf_counter() - t, False, True))
+            else:
+                lowered, trace_s, lower_s = _lower(law, loss, solver, args, K, skey)
+                t1 = time.perf_counter()
+                exe = _compile_and_save(law, loss, solver, args, K, skey, lowered)
+                self.log.append(Compiled(law.name, type(solver).__name__.lower(), K, _theta_dtype(args), trace_s,
+                                         lower_s, time.perf_counter() - t1, False))
         self.compiled[key] = exe
         return exe, time.perf_counter() - t
 
     def compile_ahead(self, law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int, x64: bool) -> float:
         """Trace and lower the program for ``args`` now (inside ``enable_x64(x64)``) and compile it
         on a background thread (XLA releases the GIL while it compiles), so that a later
-        :meth:`get` finds it ready or part done. The seconds spent here (0 if nothing to do)."""
+        :meth:`get` finds it ready or part done; or load it from the program store
+        (:mod:`jaxlaws.program_store`). The seconds spent here (0 if it was ready or on its way)."""
         key = self.key(law, loss, solver, args, K)
         if key in self.compiled or key in self.pending:
             return 0.0
         t = time.perf_counter()
-        lowered, trace_s, lower_s = _lower(law, loss, solver, args, K)
         name, dtype = law.name, _theta_dtype(args)
+        skey = _store_key(law, loss, solver, args, K)
+        exe = _load(skey, args)
+        if exe is not None:  # stored: nothing to trace or compile
+            self.compiled[key] = exe
+            load_s = time.perf_counter() - t
+            self.log.append(Compiled(name, type(solver).__name__.lower(), K, dtype, 0.0, 0.0, load_s, False, True))
+            return load_s
+        lowered, trace_s, lower_s = _lower(law, loss, solver, args, K, skey)
 
         def compile_() -> Any:
             t1 = time.perf_counter()
             with jax.enable_x64(x64):  # the precision context is per thread
-                exe = _compile(lowered)
+                exe = _compile_and_save(law, loss, solver, args, K, skey, lowered)
             self.log.append(Compiled(name, type(solver).__name__.lower(), K, dtype, trace_s, lower_s,
                                      time.perf_counter() - t1, True))
             return exe

@@ -1,0 +1,223 @@
+"""jaxlaws.program_store: compiled programs found again in a new process without tracing, keyed by
+what decides them; a file that cannot be used is a miss, never an error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlaws as jl
+from jaxlaws import program_store as store
+
+# A fresh process fits a law of its own; it prints its lanes, diagnostics, what it compiled or
+# loaded, and the store's files.
+CHILD = textwrap.dedent("""
+    import json, os, sys
+    import numpy as np
+    import jaxlaws as jl
+    from jaxlaws import program_store
+
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, 3.0)})
+    def stored_law(p, x):
+        return p["A"] * x["x"] ** -p["alpha"]
+
+    x = np.logspace(1.0, 6.0, 30)
+    y = 50.0 * x ** -0.5 * np.exp(0.02 * np.random.default_rng(3).standard_normal(30))
+    res = jl.fit(stored_law, jl.datasets.from_arrays(x={"x": x}, y=y), loss="mse-log", starts=16, seed=1)
+    where = program_store.directory()
+    print(json.dumps({
+        "theta": res.all_params.tolist(), "value": res.all_objective.tolist(), "status": res.status.tolist(),
+        "steps": res.steps.tolist(), "se": {k: float(v) for k, v in res.diagnostics.se.items()},
+        "log": [p._asdict() for p in jl.engine.compile_log()],
+        "files": sorted(os.listdir(where)) if where and os.path.isdir(where) else []}))
+""")
+
+
+def _child(cache_dir: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("JAXLAWS_DEFAULTS", "JAX_COMPILATION_CACHE_DIR",
+                                                             "JAX_ENABLE_COMPILATION_CACHE")}
+    env["JAXLAWS_CACHE_DIR"] = cache_dir
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_new_process_loads_the_stored_programs_and_a_lost_one_comes_back(tmp_path):
+    first = _child(str(tmp_path))
+    where = tmp_path / store.SUBDIR
+    # the engine's queue program and the two diagnostics programs, compiled and stored
+    assert len(first["files"]) == 3 and all(f.endswith(store.SUFFIX) for f in first["files"])
+    assert [p["stored"] for p in first["log"]] == [False] and first["log"][0]["trace_s"] > 0
+    # Back-date every file (a load marks its file used) and lose the queue program's.
+    for f in first["files"]:
+        os.utime(where / f, (1000, 1000))
+    queue_file = _queue_file(where, first["files"])
+    os.unlink(where / queue_file)
+    second = _child(str(tmp_path))
+    # The diagnostics' programs were loaded; the queue program was compiled again (jax's cache had
+    # it under its stored name) and, on a background thread, stored again.
+    assert [os.stat(where / f).st_mtime > 1000 for f in first["files"] if f != queue_file] == [True, True]
+    assert [p["stored"] for p in second["log"]] == [False] and queue_file not in second["files"]
+    assert queue_file in os.listdir(where)  # written by the time the process had ended
+    third = _child(str(tmp_path))
+    assert third["files"] == first["files"]  # found, not stored again under another key
+    assert [p["stored"] for p in third["log"]] == [True]
+    assert third["log"][0]["trace_s"] == third["log"][0]["lower_s"] == 0.0  # nothing traced
+    # The loaded programs are the compiled ones: every lane and the diagnostics, bit for bit.
+    for run in (second, third):
+        for k in ("theta", "value", "status", "steps", "se"):
+            assert run[k] == first[k], k
+
+
+def _queue_file(where, files):
+    """The largest stored program: the queue program (the diagnostics' two are a few kB)."""
+    return max(files, key=lambda f: os.stat(where / f).st_size)
+
+
+def _law(scale: float) -> jl.Law:
+    table = np.array([1.0, scale])  # a constant the law closes over
+
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, 3.0)})
+    def closing(p, x):
+        return p["A"] * x["x"] ** -p["alpha"] * jnp.asarray(table)[1]
+
+    return closing
+
+
+def _with_rule(factor: float) -> jl.Law:
+    @jax.custom_jvp
+    def power(x, a):
+        return x ** -a
+
+    @power.defjvp
+    def power_jvp(primals, tangents):  # a law's own derivative rule (here deliberately scaled)
+        x, a = primals
+        return power(x, a), -factor * jnp.log(x) * x ** -a * tangents[1]
+
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, 3.0)})
+    def ruled(p, x):
+        return p["A"] * power(x["x"], p["alpha"])
+
+    return ruled
+
+
+def _scaled(scale: str) -> jl.Law:
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale=scale), "alpha": jl.Param(0.0, 3.0)})
+    def scaled(p, x):
+        return p["A"] * x["x"] ** -p["alpha"]
+
+    return scaled
+
+
+def test_the_key_follows_what_decides_the_program(monkeypatch):
+    X = {"x": np.ones(30)}
+    a, same, edited = (store.law_digest(_law(s), True, X, True) for s in (2.0, 2.0, 3.0))
+    # a derivative rule is part of the program (LM's Jacobian runs it), and a parameter's scale
+    assert store.law_digest(_with_rule(1.0), True, X, True) != store.law_digest(_with_rule(7.0), True, X, True)
+    assert store.law_digest(_scaled("log"), True, X, True) != store.law_digest(_scaled("linear"), True, X, True)
+    assert a == same  # another object computing the same thing: the same program
+    assert a != edited  # the same code closing over another value: another program
+    assert a != store.law_digest(_law(2.0), False, X, True)  # linear instead of log predictions
+    assert a != store.law_digest(_law(2.0), True, {"x": np.ones(31)}, True)  # another shape
+    assert a != store.law_digest(_law(2.0), True, X, False)  # float32
+    dev = [jax.devices()[0]]
+    args = (np.zeros(3), {"x": np.zeros(30)})
+    base = store.identity({"kind": "k", "solver": jl.solvers.LM()}, args, dev)
+    assert base == store.identity({"kind": "k", "solver": jl.solvers.LM()}, args, dev)
+    assert base != store.identity({"kind": "k", "solver": jl.solvers.LM(max_steps=7)}, args, dev)
+    assert base != store.identity({"kind": "k", "solver": jl.solvers.LM()}, (np.zeros(4), {"x": np.zeros(30)}), dev)
+    assert base != store.identity({"kind": "k", "solver": jl.solvers.LM()},
+                                  (np.zeros(3, np.float32), {"x": np.zeros(30)}), dev)
+    with jax.default_matmul_precision("float32"):  # a thread-local setting that changes a trace
+        assert base != store.identity({"kind": "k", "solver": jl.solvers.LM()}, args, dev)
+    monkeypatch.setattr(store, "_version", lambda package: "another")  # e.g. optax upgraded
+    assert base != store.identity({"kind": "k", "solver": jl.solvers.LM()}, args, dev)
+
+
+def _tiny(where):
+    """A stored program (a jitted function of one array) and what loads it."""
+    args, out = (jax.ShapeDtypeStruct((4,), jnp.float32),), 0
+    program = {"kind": "tiny", "seed": int(np.random.default_rng().integers(1 << 62))}  # new to jax's cache too
+    return store.prepare(lambda v: jnp.cumsum(v) * 3.0, args, program, out), args, out, program
+
+
+def test_a_program_is_stored_once_compiled_and_a_bad_file_is_a_miss(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "directory", lambda: str(tmp_path))
+    finish, args, out, program = _tiny(tmp_path)
+    exe = finish()
+    np.testing.assert_allclose(exe(jnp.arange(4.0, dtype=jnp.float32)), [0.0, 3.0, 9.0, 18.0])
+    files = os.listdir(tmp_path)
+    assert len(files) == 1
+    key = files[0].removesuffix(store.SUFFIX)
+    dev = [jax.devices()[0]]
+    program = {**program, "options": dict(store.ONCE_COMPILE_OPTIONS)}
+    assert store.identity(program, args, dev) == key
+    loaded = store.load(key, args, out, dev)
+    np.testing.assert_allclose(loaded(jnp.arange(4.0, dtype=jnp.float32)), [0.0, 3.0, 9.0, 18.0])
+    with open(tmp_path / files[0], "wb") as f:
+        f.write(b"not an executable")
+    assert store.load(key, args, out, dev) is None  # a miss: the caller compiles it again
+    assert store.load("0" * 64, args, out, dev) is None
+
+
+def test_an_executable_jax_loaded_from_its_own_cache_is_not_stored(tmp_path):
+    # Re-serialised, such an executable lacks kernels (a new process failed to run it), so only
+    # a fresh XLA compile counts. The session runs with jax's persistent cache on.
+    assert jax.config.jax_compilation_cache_dir
+    c = np.random.default_rng().normal()  # a program jax's cache has never seen
+    lowered = jax.jit(lambda v: jnp.sin(v) + c).lower(jax.ShapeDtypeStruct((3,), jnp.float32))
+    _, fresh = store.compile_fresh(lowered.compile)
+    assert fresh
+    jax.clear_caches()
+    lowered = jax.jit(lambda v: jnp.sin(v) + c).lower(jax.ShapeDtypeStruct((3,), jnp.float32))
+    _, fresh = store.compile_fresh(lowered.compile)
+    assert not fresh
+
+
+def test_the_store_is_off_with_the_compilation_cache():
+    assert store.directory() == os.path.join(jax.config.jax_compilation_cache_dir, store.SUBDIR)
+    prev = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        assert store.directory() is None
+    finally:
+        jax.config.update("jax_enable_compilation_cache", prev)
+
+
+def test_only_the_most_recently_used_programs_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "MAX_FILES", 2)
+    for i, name in enumerate(["old", "mid", "new"]):
+        p = tmp_path / (name + store.SUFFIX)
+        p.write_bytes(b"x")
+        os.utime(p, (1000 + i, 1000 + i))
+    (tmp_path / "other.txt").write_bytes(b"not ours")
+    store._evict(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == sorted(["mid" + store.SUFFIX, "new" + store.SUFFIX, "other.txt"])
+
+
+@pytest.mark.parametrize("kind", ["queue", "diagnostics_loss_terms"])
+def test_a_program_is_named_by_its_key(kind):
+    # jax's cache keys a program by its module, name included: a program the store lacks is
+    # never a hit in jax's cache either (so it is compiled afresh and can be stored).
+    named = store.named(lambda v: v + 1, kind, "ab" * 32)
+    assert named.__name__ == f"{kind}_{'ab' * 8}"
+    assert f"{kind}_{'ab' * 8}" in jax.jit(named).lower(jnp.zeros(2)).as_text()
+    assert store.named(lambda v: v, kind, None).__name__ == kind
+
+
+def test_a_program_of_a_users_own_solver_or_loss_is_not_stored():
+    # Only jaxlaws' own frozen dataclasses are known to say all of their settings in their repr.
+    class MyLoss(jl.losses.Squared):
+        pass
+
+    assert store.describes(jl.solvers.LM(), jl.losses.parse("huber-log:1e-3"))
+    assert not store.describes(MyLoss())
+    assert not store.describes(jl.solvers.LM(), object())

@@ -221,3 +221,27 @@ def test_a_program_of_a_users_own_solver_or_loss_is_not_stored():
     assert store.describes(jl.solvers.LM(), jl.losses.parse("huber-log:1e-3"))
     assert not store.describes(MyLoss())
     assert not store.describes(jl.solvers.LM(), object())
+
+
+def test_a_law_with_a_reverse_mode_rule_is_not_stored():
+    # A custom_vjp rule's body is in no trace (it prints as ``bwd=<lambda>``): no key.
+    @jax.custom_vjp
+    def f(a):
+        return a
+
+    f.defvjp(lambda a: (a, None), lambda _, g: (g,))
+
+    @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log")})
+    def reverse(p, x):
+        return f(p["A"]) * x["x"]
+
+    with pytest.raises(ValueError, match="custom_vjp"):
+        store.law_digest(reverse, True, {"x": np.ones(3)}, True)
+    # The engine runs it as without the store (the first-order solvers' gradient is reverse mode).
+    from jaxlaws.problem import Batch, make_problem
+
+    data = jl.datasets.from_arrays(x={"x": np.logspace(0, 2, 12)}, y=2.0 * np.logspace(0, 2, 12))
+    batch = Batch.single(make_problem(reverse, data, "mse-log"), jl.starts.lhs(reverse, 8, seed=0))
+    lanes = jl.engine.solve(batch, jl.solvers.LBFGS(), jl.engine.Options.make(chunk=8))
+    assert lanes.converged.any()
+    np.testing.assert_allclose(np.exp(lanes.theta[lanes.converged, 0]), 2.0, rtol=1e-4)

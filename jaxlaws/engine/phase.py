@@ -50,9 +50,11 @@ def _setup(batch: Batch, solver: Solver, x64: bool, chunk: int | None, devices: 
     K = slots_mod.slots_per_device(-(-batch.n_lanes // n_dev), batch.obs.shape[-1], prob.law.n_params, chunk,
                                    accelerator=jax.default_backend() != "cpu")
     dt = jnp.float64 if x64 else jnp.float32
+    # Host arrays of the precision, placed by device_put (jnp.asarray would run a small jitted
+    # conversion per shape: programs a new process traces and loads before the fit starts).
     data = mesh.put(Data(
-        {k: jnp.asarray(v, dt) for k, v in prob.inputs.items()}, jnp.asarray(batch.obs, dt),
-        jnp.asarray(batch.weights, dt), jnp.asarray(batch.lower, dt), jnp.asarray(batch.upper, dt),
+        {k: np.asarray(v, dt) for k, v in prob.inputs.items()}, np.asarray(batch.obs, dt),
+        np.asarray(batch.weights, dt), np.asarray(batch.lower, dt), np.asarray(batch.upper, dt),
     ), mesh.replicated(devices))
     shape = CACHE.slot_shape(prob.law, prob.loss, solver, K * n_dev, data)
 

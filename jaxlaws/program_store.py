@@ -137,25 +137,30 @@ def _digest_array(h: Any, a: Any) -> None:
     h.update(np.ascontiguousarray(a).tobytes())
 
 
-def _digest_jaxpr(h: Any, closed: Any) -> None:
+def _digest_jaxpr(h: Any, closed: Any) -> bool:
     """A jaxpr's text, and the value of every constant and literal in it and its sub-jaxprs: the
     text alone leaves out a constant array's values (and, with jax's simplified constants, prints
-    array literals as ``[...]``)."""
+    array literals as ``[...]``). True if it holds a ``custom_jvp`` rule (whose body it does not
+    show); a ``custom_vjp`` one raises (its body is in no trace)."""
     from jax.extend import core
 
     h.update(str(closed).encode())
     for c in getattr(closed, "consts", ()):
         _digest_array(h, c)
+    custom = False
     for eqn in closed.jaxpr.eqns if hasattr(closed, "jaxpr") else closed.eqns:
-        if "custom_vjp" in eqn.primitive.name or "custom_lin" in eqn.primitive.name:
+        name = eqn.primitive.name
+        if "custom_vjp" in name or "custom_lin" in name:
             # A reverse-mode rule prints as its function's name only (``bwd=<lambda>``): its body
             # is not in the trace, so a law holding one cannot be told from an edited one.
             raise ValueError("a custom_vjp rule is not in the trace: not stored")
+        custom |= "custom_jvp" in name
         for v in eqn.invars:
             if isinstance(v, core.Literal):
                 _digest_array(h, v.val)
         for sub in core.jaxprs_in_params(eqn.params):
-            _digest_jaxpr(h, sub)
+            custom |= _digest_jaxpr(h, sub)
+    return custom
 
 
 _DIGESTS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
@@ -163,12 +168,13 @@ _DIGESTS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], str]] = weakref.W
 
 def law_digest(law: Any, log_space: bool, X: Mapping[str, Any], x64: bool) -> str:
     """What ``law`` computes as a program sees it: its prediction (log or linear) in internal
-    coordinates at the shapes of ``X`` in the given precision, traced with its forward-mode
-    derivative (the Jacobian LM takes; a ``custom_jvp`` rule of the law's own is traced into
-    it, and reverse mode, the first-order solvers' gradient, transposes that same rule), with
-    the value of every constant and literal (:func:`_digest_jaxpr`). A law with a ``custom_vjp``
-    rule raises here (the rule's body is not in any trace), and is not stored. Kept per law object (the
-    engine's and the diagnostics' keys ask for the same digest)."""
+    coordinates at the shapes of ``X`` in the given precision, traced to a jaxpr with the value
+    of every constant and literal (:func:`_digest_jaxpr`). Its derivatives follow from that
+    jaxpr and jax's version (keyed), except a ``custom_jvp`` rule of the law's own: where the
+    jaxpr holds one, the forward-mode derivative (the Jacobian LM takes; reverse mode, the
+    first-order solvers' gradient, transposes that same rule) is traced into the digest too. A
+    law with a ``custom_vjp`` rule raises here (the rule's body is in no trace), and is not
+    stored. Kept per law object (the engine's and the diagnostics' keys ask for the same one)."""
     shapes = tuple(sorted((k, tuple(np.shape(v))) for k, v in X.items()))
     memo = _DIGESTS.setdefault(law, {})
     if (log_space, shapes, x64) in memo:
@@ -179,7 +185,9 @@ def law_digest(law: Any, log_space: bool, X: Mapping[str, Any], x64: bool) -> st
     predict = law.log_predict_internal if log_space else law.predict_internal
     h = hashlib.sha256()
     with jax.enable_x64(x64):
-        _digest_jaxpr(h, jax.make_jaxpr(lambda th, x, t: jax.jvp(lambda u: predict(u, x), (th,), (t,)))(theta, xs, theta))
+        if _digest_jaxpr(h, jax.make_jaxpr(predict)(theta, xs)):
+            _digest_jaxpr(h, jax.make_jaxpr(lambda th, x, t: jax.jvp(lambda u: predict(u, x), (th,), (t,)))(
+                theta, xs, theta))
     memo[log_space, shapes, x64] = h.hexdigest()
     return memo[log_space, shapes, x64]
 

@@ -11,8 +11,8 @@ The suite runs as a user's program does: ``import jaxlaws`` gives jax one CPU de
 and the persistent compilation cache (see :mod:`jaxlaws.devices`), so tests that depend on how
 lanes split over devices must hold for any device count. jaxlaws' program store
 (:mod:`jaxlaws.program_store`) is the user's too, so a second run of the suite loads what the
-first compiled; a test about compiling itself points the store at an empty directory of its own
-(the ``empty_program_store`` fixture).
+first compiled; a test about tracing and compiling itself turns the store off (the
+``no_program_store`` fixture), so that it does not depend on what an earlier run stored.
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ SHARED_CHINCHILLA_CSV = "/work/shared/data/chinchilla/svg_extracted_data.csv"
 
 
 @pytest.fixture
-def empty_program_store(tmp_path, monkeypatch):
-    """The program store in an empty directory of the test's own (where the store is on at all),
-    so that what the test compiles does not depend on what an earlier run stored."""
+def no_program_store(monkeypatch):
+    """The program store off: programs are traced and compiled (or come from jax's own cache) as
+    without it, whatever an earlier run of the suite stored."""
     from jaxlaws import program_store
 
-    real = program_store.directory
-    monkeypatch.setattr(program_store, "directory", lambda: str(tmp_path) if real() is not None else None)
-    return tmp_path
+    monkeypatch.setattr(program_store, "directory", lambda: None)
 
 
 @pytest.fixture(scope="session")

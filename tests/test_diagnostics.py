@@ -312,7 +312,7 @@ def test_bad_input_raises_one_line():
         assert "\n" not in str(e.value)
 
 
-def test_compile_ahead_never_raises_and_leaves_the_diagnosis_unchanged(empty_program_store):
+def test_compile_ahead_never_raises_and_leaves_the_diagnosis_unchanged(no_program_store):
     from jaxlaws import diagnostics
     from jaxlaws.diagnostics import compile_ahead, diagnose
 
@@ -325,7 +325,7 @@ def test_compile_ahead_never_raises_and_leaves_the_diagnosis_unchanged(empty_pro
     compile_ahead(law, prob.loss, {}, prob.obs, prob.weights)  # no inputs: diagnose would raise
     after = diagnose(law, prob.loss, prob.inputs, prob.obs, prob.weights, theta)
     np.testing.assert_array_equal(after.cov, before.cov)
-    # A law's programs begun ahead (finished on a background thread) give the same diagnosis.
+    # A law's programs begun ahead (compiled on a background thread) give the same diagnosis.
     diagnostics._PROGRAMS.clear()
     compile_ahead(law, prob.loss, prob.inputs, prob.obs, prob.weights)
     assert any(isinstance(p, diagnostics.concurrent.futures.Future) for p in diagnostics._PROGRAMS.values())

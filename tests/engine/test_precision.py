@@ -80,7 +80,7 @@ def test_auto_is_float64_up_to_the_threshold_and_mixed_above():
     assert all(p.resolve(10**6) is p and p.resolve(1) is p for p in (P.FLOAT64, P.FLOAT32, P.MIXED))
 
 
-def test_fit_defaults_to_auto_one_program_for_a_small_fit(empty_program_store):
+def test_fit_defaults_to_auto_one_program_for_a_small_fit(no_program_store):
     @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, 3.0)})
     def fresh(p, x):  # a law of its own: nothing compiled for it yet
         return p["A"] * x["x"] ** -p["alpha"]

@@ -7,9 +7,15 @@ import gc
 import weakref
 
 import numpy as np
+import pytest
 
 import jaxlaws as jl
 from conftest import lm_linear_param_tol, power_law_data, power_law_reference
+
+
+@pytest.fixture(autouse=True)
+def _traced_and_compiled_here(no_program_store):
+    """These tests count traces and compiles of this process: none may come from the store."""
 
 
 def _counted_law():

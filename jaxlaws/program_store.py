@@ -93,25 +93,37 @@ def describes(*objects: Any) -> bool:
     return all(dataclasses.is_dataclass(o) and type(o).__module__.startswith("jaxlaws.") for o in objects)
 
 
-@functools.lru_cache(maxsize=1)
-def _source_digest() -> str | None:
-    """Every ``.py`` file of the jaxlaws package, by relative path and content; None where none
-    is found (a zipped or frozen install: the store is then off, as an edited engine could not
-    be told from the stored one). Read once per process: a module reloaded after an edit is
-    not seen (a new process sees it)."""
-    root = os.path.dirname(os.path.abspath(__file__))
+# jaxlaws' modules whose code never runs inside a stored program (the command line, reports,
+# plots, analyses, datasets, run directories, settings): an edit to one leaves the stored programs
+# valid. Every other module, and any module added later, counts (the safe default).
+HOST_ONLY = ("__main__.py", "cli.py", "report.py", "plot.py", "bench.py", "runs.py", "estimate.py", "distributed.py",
+             "devices.py", "version.py", "intervals.py", "basins.py", "errors.py", "analysis/", "datasets/")
+
+
+def _digest_sources(root: str) -> str | None:
+    """Every ``.py`` file under ``root`` but :data:`HOST_ONLY`, by relative path and content;
+    None where none is found."""
     h = hashlib.sha256()
     found = False
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for name in sorted(filenames):
-            if name.endswith(".py"):
-                path = os.path.join(dirpath, name)
-                h.update(os.path.relpath(path, root).encode())
-                with open(path, "rb") as f:
+            rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+            if name.endswith(".py") and not any(rel == m or rel.startswith(m) for m in HOST_ONLY):
+                h.update(rel.encode())
+                with open(os.path.join(dirpath, name), "rb") as f:
                     h.update(hashlib.sha256(f.read()).digest())
                 found = True
     return h.hexdigest() if found else None
+
+
+@functools.lru_cache(maxsize=1)
+def _source_digest() -> str | None:
+    """jaxlaws' own source as it enters stored programs (:func:`_digest_sources`); None where no
+    source file is found (a zipped or frozen install: the store is then off, as an edited engine
+    could not be told from the stored one). Read once per process: a module reloaded after an
+    edit is not seen (a new process sees it)."""
+    return _digest_sources(os.path.dirname(os.path.abspath(__file__)))
 
 
 @functools.lru_cache(maxsize=1)

@@ -245,3 +245,20 @@ def test_a_law_with_a_reverse_mode_rule_is_not_stored():
     lanes = jl.engine.solve(batch, jl.solvers.LBFGS(), jl.engine.Options.make(chunk=8))
     assert lanes.converged.any()
     np.testing.assert_allclose(np.exp(lanes.theta[lanes.converged, 0]), 2.0, rtol=1e-4)
+
+
+def test_the_source_digest_follows_the_code_programs_run(tmp_path):
+    def tree(files: dict) -> str:
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        return store._digest_sources(str(root))
+
+    base = {"engine/queue.py": "a", "law.py": "b", "cli.py": "c", "analysis/backtest.py": "d", "data.csv": "e"}
+    d = tree(base)
+    assert d == tree({**base, "cli.py": "edited", "analysis/backtest.py": "edited", "data.csv": "edited"})
+    assert d != tree({**base, "engine/queue.py": "edited"})
+    assert d != tree({**base, "law.py": "edited"})
+    assert d != tree({**base, "engine/new_module.py": "x"})  # a module added later counts
+    assert tree({"cli.py": "only host code"}) is None

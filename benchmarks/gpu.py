@@ -109,8 +109,10 @@ def stage_grid(run: Run) -> dict[str, Any]:
         return jl.fit(law, data, starts=starts, **kw)
 
     jl.engine.clear_compiled()
+    jl.diagnostics.clear_compiled()
     cold, cold_s, _ = timed(fit)
     jl.engine.clear_compiled()
+    jl.diagnostics.clear_compiled()
     cached, cached_s, _ = timed(fit)
     warm, warm_s, runs = timed(fit, 3)
     fit(strategy="race")

@@ -130,8 +130,10 @@ def grid(baselines: Mapping[str, tuple[int | None, Baseline]] | None = None, see
         return jl.fit(law, data, loss=LOSS, starts="grid")
 
     jl.engine.clear_compiled()
+    jl.diagnostics.clear_compiled()
     cold, cold_s, _ = timed(fit)
     jl.engine.clear_compiled()  # with the persistent compilation cache on: what a second process pays
+    jl.diagnostics.clear_compiled()
     cached, cached_s, _ = timed(fit)
     warm, warm_s, warm_runs = timed(fit, warm_repeats)  # the median: one warm run varies by ~10%
     best = min([warm.objective] + [float(o.min()) for _, _, o in runs.values()])

@@ -335,6 +335,13 @@ def _program(key: tuple[Any, ...], prepare: Callable[[], Callable[[], Any]], bac
         _PROGRAMS[key] = _in_x64(finish)
 
 
+def clear_compiled() -> None:
+    """Forget this process's compiled diagnostics programs, once those begun ahead have finished
+    (benchmarks timing a cold start; :func:`jaxlaws.engine.clear_compiled` does the engine's)."""
+    concurrent.futures.wait([p for p in _PROGRAMS.values() if isinstance(p, concurrent.futures.Future)])
+    _PROGRAMS.clear()
+
+
 def _run(key: tuple[Any, ...], prepare: Callable[[], Callable[[], Any]], *args: Any) -> Any:
     _program(key, prepare, background=False)
     exe = _PROGRAMS[key]

@@ -111,8 +111,11 @@ def _digest_sources(root: str) -> str | None:
             rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
             if name.endswith(".py") and not any(rel == m or rel.startswith(m) for m in HOST_ONLY):
                 h.update(rel.encode())
-                with open(os.path.join(dirpath, name), "rb") as f:
-                    h.update(hashlib.sha256(f.read()).digest())
+                try:
+                    with open(os.path.join(dirpath, name), "rb") as f:
+                        h.update(hashlib.sha256(f.read()).digest())
+                except OSError:  # unreadable (e.g. an editor's lock link): the source is unknown
+                    return None
                 found = True
     return h.hexdigest() if found else None
 
@@ -149,33 +152,55 @@ def _digest_array(h: Any, a: Any) -> None:
     h.update(np.ascontiguousarray(a).tobytes())
 
 
+def _sub_jaxprs(params: Mapping[str, Any]) -> list[Any]:
+    """The jaxprs among an equation's parameters, closed ones kept closed: a nested ``jax.jit``
+    holds the arrays it closes over as its closed jaxpr's constants, which ``jaxprs_in_params``
+    (open jaxprs) would drop."""
+    from jax.extend import core
+
+    found = []
+    for v in params.values():
+        for x in v if isinstance(v, (tuple, list)) else (v,):
+            if isinstance(x, (core.ClosedJaxpr, core.Jaxpr)):
+                found.append(x)
+    return found
+
+
+# Rules whose bodies a jaxpr prints only by name (``bwd=<lambda>``, a masked rule object): a law
+# holding one cannot be told from an edited one, so it is not stored.
+_OPAQUE_RULES = ("custom_vjp", "custom_lin", "custom_vmap", "custom_transpose")
+
+
 def _digest_jaxpr(h: Any, closed: Any) -> bool:
     """A jaxpr's text, and the value of every constant and literal in it and its sub-jaxprs: the
     text alone leaves out a constant array's values (and, with jax's simplified constants, prints
     array literals as ``[...]``). True if it holds a ``custom_jvp`` rule (whose body it does not
-    show); a ``custom_vjp`` one raises (its body is in no trace)."""
+    show); a rule of :data:`_OPAQUE_RULES` raises (its body is in no trace)."""
     from jax.extend import core
 
+    jaxpr = closed.jaxpr if isinstance(closed, core.ClosedJaxpr) else closed
     h.update(str(closed).encode())
     for c in getattr(closed, "consts", ()):
         _digest_array(h, c)
     custom = False
-    for eqn in closed.jaxpr.eqns if hasattr(closed, "jaxpr") else closed.eqns:
+    for eqn in jaxpr.eqns:
         name = eqn.primitive.name
-        if "custom_vjp" in name or "custom_lin" in name:
-            # A reverse-mode rule prints as its function's name only (``bwd=<lambda>``): its body
-            # is not in the trace, so a law holding one cannot be told from an edited one.
-            raise ValueError("a custom_vjp rule is not in the trace: not stored")
+        if any(r in name for r in _OPAQUE_RULES):
+            raise ValueError(f"a {name} rule is not in the trace: not stored")
         custom |= "custom_jvp" in name
         for v in eqn.invars:
             if isinstance(v, core.Literal):
                 _digest_array(h, v.val)
-        for sub in core.jaxprs_in_params(eqn.params):
+        for sub in _sub_jaxprs(eqn.params):
             custom |= _digest_jaxpr(h, sub)
+    for v in jaxpr.outvars:
+        if isinstance(v, core.Literal):
+            _digest_array(h, v.val)
     return custom
 
 
 _DIGESTS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
+_DIGEST_LOCK = threading.Lock()
 
 
 def law_digest(law: Any, log_space: bool, X: Mapping[str, Any], x64: bool) -> str:
@@ -188,9 +213,10 @@ def law_digest(law: Any, log_space: bool, X: Mapping[str, Any], x64: bool) -> st
     law with a ``custom_vjp`` rule raises here (the rule's body is in no trace), and is not
     stored. Kept per law object (the engine's and the diagnostics' keys ask for the same one)."""
     shapes = tuple(sorted((k, tuple(np.shape(v))) for k, v in X.items()))
-    memo = _DIGESTS.setdefault(law, {})
-    if (log_space, shapes, x64) in memo:
-        return memo[log_space, shapes, x64]
+    with _DIGEST_LOCK:  # a repair (another thread) may ask for a digest too
+        memo = _DIGESTS.setdefault(law, {})
+        if (log_space, shapes, x64) in memo:
+            return memo[log_space, shapes, x64]
     dt = np.float64 if x64 else np.float32
     theta = jax.ShapeDtypeStruct((law.n_params,), dt)
     xs = {k: jax.ShapeDtypeStruct(v, dt) for k, v in shapes}
@@ -200,8 +226,9 @@ def law_digest(law: Any, log_space: bool, X: Mapping[str, Any], x64: bool) -> st
         if _digest_jaxpr(h, jax.make_jaxpr(predict)(theta, xs)):
             _digest_jaxpr(h, jax.make_jaxpr(lambda th, x, t: jax.jvp(lambda u: predict(u, x), (th,), (t,)))(
                 theta, xs, theta))
-    memo[log_space, shapes, x64] = h.hexdigest()
-    return memo[log_space, shapes, x64]
+    with _DIGEST_LOCK:
+        memo[log_space, shapes, x64] = h.hexdigest()
+    return h.hexdigest()
 
 
 def _version(package: str) -> str:
@@ -226,9 +253,9 @@ def _trace_context() -> str:
 def key(program: Mapping[str, Any], args: Any, devices: Any) -> str | None:
     """:func:`identity`, or None where the store is off or a part of the key cannot be computed
     (the program is then compiled as without the store: never an error of the store's)."""
-    if directory() is None or _source_digest() is None:
-        return None
     try:
+        if directory() is None or _source_digest() is None:
+            return None
         return identity(program, args, devices)
     except Exception:  # noqa: BLE001 - no key, no store; the fit goes on
         return None
@@ -292,33 +319,46 @@ def named(fn: Callable[..., Any], kind: str, key: str | None, salt: str = "") ->
 _REPAIRS: list[concurrent.futures.ThreadPoolExecutor] = []
 
 
-def compile_and_store(key: str | None, lowered: Any, relower: Callable[[str], Any], cpu_options: Mapping[str, Any],
-                      args: Any, out_example: Any) -> Any:
+def compile_and_store(key: str | None, lowered: Any, relower: Callable[[str], tuple[Any, str | None]],
+                      cpu_options: Mapping[str, Any], args: Any, out_example: Any) -> Any:
     """``lowered`` compiled (see :func:`compile_lowered`) and stored under ``key`` (None: not).
 
     Where jax's persistent cache had the program (the store lost its file: evicted, deleted, a
     save that failed), the executable jax loaded cannot be stored (:func:`compile_fresh`), and
     every later process would miss the store again. So the program is compiled once more on a
-    background thread, lowered by ``relower(salt)`` under a name jax's cache has never seen
-    (``relower`` sets the precision the program runs in), and that executable is stored."""
+    background thread: ``relower(salt)`` lowers it under a name jax's cache has never seen, in
+    the precision it runs in, and returns it with its key as computed there; it is stored only if
+    that key is ``key`` (a thread-local setting of the caller's, which the background thread
+    lacks, changes the key: then nothing is stored). A process waits at exit for its repairs."""
     if key is None:
         return compile_lowered(lowered, cpu_options)
     exe, fresh = compile_fresh(lambda: compile_lowered(lowered, cpu_options))
     if fresh:
         save(key, exe, args, out_example)
-    else:
-        def repair() -> None:
-            try:
-                salt = "_r" + os.urandom(4).hex()
-                save(key, compile_lowered(relower(salt), cpu_options), args, out_example)
-            except Exception:  # noqa: BLE001 - not repaired: the next process tries again
-                pass
+        return exe
 
+    def repair() -> None:
+        try:
+            again, key_here = relower("_r" + os.urandom(4).hex())
+            if key_here == key:
+                save(key, compile_lowered(again, cpu_options), args, out_example)
+        except Exception:  # noqa: BLE001 - not repaired: the next process tries again
+            pass
+
+    try:
         with _listening:
             if not _REPAIRS:
                 _REPAIRS.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxlaws-store"))
         _REPAIRS[0].submit(repair)
+    except RuntimeError:  # no thread to be had (e.g. the interpreter is shutting down): not repaired
+        pass
     return exe
+
+
+def drain() -> None:
+    """Wait for the repairs this process began (benchmarks, before timing a cold start)."""
+    if _REPAIRS:
+        _REPAIRS[0].submit(lambda: None).result()
 
 
 def compile_fresh(compile_: Callable[[], Any]) -> tuple[Any, bool]:
@@ -405,7 +445,13 @@ def _evict(where: str) -> None:
     files = [os.path.join(where, n) for n in os.listdir(where) if n.endswith(SUFFIX)]
     if len(files) <= MAX_FILES:
         return
-    by_age = sorted(files, key=lambda p: os.stat(p).st_mtime)
+    def age(p: str) -> float:
+        try:
+            return os.stat(p).st_mtime
+        except OSError:  # removed meanwhile (another process evicting)
+            return -1.0
+
+    by_age = sorted(files, key=age)
     for p in by_age[:len(files) - MAX_FILES]:
         try:
             os.unlink(p)
@@ -450,9 +496,9 @@ def prepare(fn: Callable[..., Any], args: tuple[Any, ...], program: Mapping[str,
     kind = str(program.get("kind", "program"))
     x64 = any(np.dtype(a.dtype) == np.float64 for a in jax.tree.leaves(args))
 
-    def relower(salt: str) -> Any:
+    def relower(salt: str) -> tuple[Any, str | None]:
         with jax.enable_x64(x64):
-            return jax.jit(named(fn, kind, k, salt)).lower(*args)
+            return jax.jit(named(fn, kind, k, salt)).lower(*args), key(program, args, devices)
 
     lowered = jax.jit(named(fn, kind, k)).lower(*args)
     return lambda: compile_and_store(k, lowered, relower, cpu_options, args, out_example)

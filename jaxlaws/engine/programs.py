@@ -101,9 +101,9 @@ def _compile_and_save(law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...
     :func:`jaxlaws.program_store.compile_and_store`)."""
     x64 = _theta_dtype(args) == "float64"
 
-    def relower(salt: str) -> Any:
+    def relower(salt: str) -> tuple[Any, str | None]:
         with jax.enable_x64(x64):
-            return _lower(law, loss, solver, args, K, key, salt)[0]
+            return _lower(law, loss, solver, args, K, key, salt)[0], _store_key(law, loss, solver, args, K)
 
     return store.compile_and_store(key, lowered, relower, store.CPU_COMPILE_OPTIONS, args, _out_example(args))
 
@@ -197,8 +197,10 @@ class ProgramCache:
         return len(self.compiled)
 
     def clear(self) -> None:
-        # Let background compiles finish (failed or not), so that none lands after the clear.
+        # Let background compiles and the store's repairs finish (failed or not), so that none
+        # lands after the clear or runs beside what is timed next.
         concurrent.futures.wait(list(self.pending.values()))
+        store.drain()
         self.pending.clear()
         self.compiled.clear()
         self.shapes.clear()

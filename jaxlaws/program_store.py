@@ -1,25 +1,29 @@
 """Compiled programs kept on disk and found again without tracing them.
 
 jax's persistent compilation cache keys a program by its lowered HLO, so even a hit first
-traces and lowers it: for the queue program of a new 5-parameter law that is ~0.3 s of a
-~0.6 s fit from the cache (2-core CPU, 256 starts). This store keys a program by what decides
+traces and lowers it: for the queue program of a new 5-parameter law that was ~0.3 s of a
+~0.7 s fit from the cache (2-core CPU, 256 starts). This store keys a program by what decides
 it instead, and keeps the executable jax serialises (``jax.experimental.serialize_executable``):
 
-* what the law computes: its prediction in internal coordinates traced to a jaxpr at the
-  program's input shapes and precision, with the values of every constant it closes over
-  (a law edited under the same name is another program);
-* the loss and solver (their ``repr``: every field of their frozen dataclasses), the program's
-  own settings (slot count, ...), the arguments' tree, shapes and dtypes;
+* what the law computes (:func:`law_digest`): its prediction in internal coordinates traced to a
+  jaxpr at the program's input shapes and precision, with the value of every constant and literal
+  in it and its sub-jaxprs, and its forward-mode derivative where it holds a ``custom_jvp`` rule
+  of its own (a law edited under the same name is another program);
+* the loss and solver (their ``repr``: every field of jaxlaws' frozen dataclasses), the program's
+  own settings (slot count, compile options, ...), the arguments' tree, shapes and dtypes;
 * the devices (ids, kinds), the platform and its version, the host CPU (an executable is
-  machine code for it), jax's and jaxlib's versions, every jax configuration value, ``XLA_FLAGS``,
-  and jaxlaws' own source (every ``.py`` file of the package, so an edited engine misses).
+  machine code for it), jax's, jaxlib's, optax's, numpy's, Python's and jaxlaws' versions, every
+  jax configuration value and the calling thread's trace context, ``XLA_FLAGS``, and jaxlaws' own
+  source (every ``.py`` file but the :data:`HOST_ONLY` ones, so an edited engine misses).
 
 The store is on where jax's persistent cache is (a cache directory set and the cache enabled),
 on a CPU (the only platform it is measured and tested on) and in one process (a multi-process
-program is compiled for its cluster), in ``<cache dir>/jaxlaws-programs``; a program built from a
-user's own solver or loss object is not stored (:func:`describes`). It is trusted as jax trusts its own cache: loading an
-executable runs its machine code, so the directory must be the user's own. At most
-:data:`MAX_FILES` programs are kept (the least recently used go first). Any failure to read or
+program is compiled for its cluster), in ``<cache dir>/jaxlaws-programs``. Not stored: a program
+built from a user's own solver or loss object (:func:`describes`), or from a law holding a rule
+whose body no trace shows (``custom_vjp``, ``custom_vmap``, ``custom_transpose``). It is trusted
+as jax trusts its own cache: loading an executable runs its machine code, so the directory must
+be the user's own. At most :data:`MAX_FILES` programs are kept (the least recently used go
+first; a 5-parameter law's queue program is ~0.6 MB). Any failure to compute a key, read or
 write is a miss, never an error: the program is then traced and compiled as without the store.
 """
 
@@ -51,8 +55,8 @@ _HIT_EVENT = "/jax/compilation_cache/cache_hits"
 _local = threading.local()
 _listening = threading.Lock()
 
-# XLA's CPU options for the engine's queue programs (run for many steps). Measured on the 2-core CPU (Chinchilla grid): the
-# classic loop emitters instead of the newer fusion emitters compile ~35% faster and run the
+# XLA's CPU options for the engine's queue programs (run for many steps). Measured on the 2-core
+# CPU (Chinchilla grid): the classic loop emitters instead of the newer fusion emitters compile ~35% faster and run the
 # solve ~8% faster; LLVM at -O1 instead of -O2 compiles ~20% faster again and runs as fast.
 CPU_COMPILE_OPTIONS = {
     "xla_cpu_use_fusion_emitters": False,

@@ -119,8 +119,14 @@ def test_no_chunk_is_lost_or_written_twice(interrupted, sig):
         assert (os.stat(d / f).st_ino, os.stat(d / f).st_mtime_ns) == stat, f
     events = runs.events(d)
     written = [e["chunk"] for e in events if e["event"] == "chunk"]
-    # ... and the log shows every chunk written once, the fit stored once, and one resume.
-    assert sorted(written) == list(range(N // CHUNK))
+    # ... and the log shows every chunk written once, the fit stored once, and one resume. A
+    # SIGKILL can land between a chunk file's rename and its log line (the fixture signals as soon
+    # as the third file appears, inside that window): such a chunk is on disk, kept unchanged
+    # through the resume (checked above), but has no log line. SIGINT lets the line through.
+    assert len(written) == len(set(written))  # none written twice
+    unlogged = set(range(N // CHUNK)) - set(written)
+    kept = {k for k in range(N // CHUNK) if runs.RunDir.chunk_name(k) in stopped[sig]}
+    assert not unlogged if sig == "SIGINT" else (unlogged <= kept and len(unlogged) <= 1), (unlogged, kept)
     assert [e["event"] for e in events].count("fit") == 1
     assert [e["event"] for e in events if e.get("section") == "bootstrap"] == ["started", "resumed"]
     assert not [f for f in os.listdir(d) if f.startswith(".tmp-")]  # no half-written file left

@@ -134,6 +134,18 @@ class ProgramCache:
                 jax.vmap(lambda t: iterate.init(solver, t, data.lower[0], data.upper[0])), theta)
         return self.shapes[key]
 
+    def _from_store(self, law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...],
+                    K: int) -> tuple[str | None, Any | None]:
+        """The program store's key for this program and the program loaded from it (None: not
+        stored), the load logged."""
+        t = time.perf_counter()
+        skey = _store_key(law, loss, solver, args, K)
+        exe = _load(skey, args)
+        if exe is not None:
+            self.log.append(Compiled(law.name, type(solver).__name__.lower(), K, _theta_dtype(args), 0.0, 0.0,
+                                     time.perf_counter() - t, False, True))
+        return skey, exe
+
     def get(self, law: Law, loss: Loss, solver: Solver, args: tuple[Any, ...], K: int) -> tuple[Any, float]:
         """The compiled program for ``args`` and the seconds this call waited for it (tracing,
         compiling, or the rest of a background compile)."""
@@ -145,12 +157,8 @@ class ProgramCache:
         if pending is not None:
             exe = pending.result()
         else:
-            skey = _store_key(law, loss, solver, args, K)
-            exe = _load(skey, args)
-            if exe is not None:
-                self.log.append(Compiled(law.name, type(solver).__name__.lower(), K, _theta_dtype(args), 0.0, 0.0,
-                                         time.perf_counter() - t, False, True))
-            else:
+            skey, exe = self._from_store(law, loss, solver, args, K)
+            if exe is None:
                 lowered, trace_s, lower_s = _lower(law, loss, solver, args, K, skey)
                 t1 = time.perf_counter()
                 exe = _compile_and_save(law, loss, solver, args, K, skey, lowered)
@@ -169,13 +177,10 @@ class ProgramCache:
             return 0.0
         t = time.perf_counter()
         name, dtype = law.name, _theta_dtype(args)
-        skey = _store_key(law, loss, solver, args, K)
-        exe = _load(skey, args)
+        skey, exe = self._from_store(law, loss, solver, args, K)
         if exe is not None:  # stored: nothing to trace or compile
             self.compiled[key] = exe
-            load_s = time.perf_counter() - t
-            self.log.append(Compiled(name, type(solver).__name__.lower(), K, dtype, 0.0, 0.0, load_s, False, True))
-            return load_s
+            return time.perf_counter() - t
         lowered, trace_s, lower_s = _lower(law, loss, solver, args, K, skey)
 
         def compile_() -> Any:

@@ -94,9 +94,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="'grid' (the law's start grid; 256 sampled starts for a law without one) or a number "
                         "of sampled starts")
     f.add_argument("--solver", default="lm", choices=["lm", "lbfgs", "adam"], help="solver")
-    f.add_argument("--strategy", default="all", choices=["all", "race"],
+    f.add_argument("--strategy", default="all", choices=["all", "race", "auto"],
                    help="all: every start to its end; race: starts that trail the best or join its basin after "
-                        "a few steps are stopped early (status culled_*; see jaxlaws.engine.race)")
+                        "a few steps are stopped early (status culled_*; see jaxlaws.engine.race); auto: race "
+                        "the law's grid (--starts grid), run other starts to their end")
     f.add_argument("--seed", type=int, default=0, help="seeds the start sampler and the resampling")
     f.add_argument("--bootstrap", type=int, default=0, metavar="B", help="number of bootstrap resamples; 0 for none")
     f.add_argument("--scheme", default=None, choices=["pairs", "residual", "parametric", "groups"],
@@ -507,7 +508,8 @@ def _fit_run(args: argparse.Namespace, t0: float) -> int:
         return _fit_groups(args, law, data, context, t0)
     if args.run_dir is not None and args.bootstrap:  # a resume of other bootstrap arguments: refused now
         recorded = {"scheme": args.scheme, "seed": args.seed, "n": args.bootstrap,
-                    "strategy": repr(jl.engine.Race.parse(args.strategy))}
+                    # as the bootstrap resolves it: its starts are the fit's best and basins, not a grid
+                    "strategy": repr(jl.engine.resolve_strategy(jl.engine.Race.parse(args.strategy), on_grid=False))}
         if args.chunk_resamples is not None:
             recorded["resamples_per_chunk"] = args.chunk_resamples
         jl.runs.check_recorded(args.run_dir, "bootstrap", recorded)

@@ -337,10 +337,15 @@ def fit(
       run_dir: a run directory (:mod:`jaxlaws.runs`): the lanes are stored there once run, and
         a rerun with the same arguments reads them instead of fitting again (refused if the
         directory was made by other arguments).
-      strategy: ``"all"`` (default: every start to its end) or ``"race"`` / a
+      strategy: ``"all"`` (default: every start to its end), ``"race"`` / a
         :class:`jaxlaws.engine.Race`: starts that trail the best of the fit, or have joined its
         basin, after a few steps are stopped (status ``culled_trailing`` / ``culled_joined``,
-        kept with the point where they stopped; see :mod:`jaxlaws.engine.race`).
+        kept with the point where they stopped; see :mod:`jaxlaws.engine.race`), or
+        ``"auto"``: race the law's grid (``starts="grid"``), run any other starts to their end.
+        A fit runs every start by default because what it reports beside the optimum, the
+        distinct basins and how many starts reach the best, is what racing stops short of
+        (:func:`jaxlaws.bootstrap`, which uses only each resample's best, races its grid by
+        default).
       **solver_options: set on the solver, by name or object (an unknown one is refused).
         LM's stopping rules (see :mod:`jaxlaws.solvers.lm`; the float64 polish applies them):
         ``ftol=1e-14``: the Gauss-Newton decrement (the model's estimate of f - f*), relative
@@ -364,7 +369,7 @@ def fit(
                        "starts")
     theta0 = starts_mod.make(law, starts, seed=seed)
     batch = Batch.single(prob, theta0)
-    race = engine.Race.parse(strategy)
+    race = engine.resolve_strategy(engine.Race.parse(strategy), on_grid=isinstance(starts, str) and starts == "grid")
 
     def meanwhile() -> None:
         # While the engine's program compiles on a background thread, the diagnostics' programs

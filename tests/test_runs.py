@@ -247,6 +247,10 @@ def test_the_command_refuses_other_bootstrap_arguments_before_the_fit(tmp_path, 
             "--run-dir", run_dir, "--chunk-resamples", "2"]
     assert main(base + ["--bootstrap", "4"]) == 0
     capsys.readouterr()
+    # "auto" resolves as the bootstrap recorded it (3 starts per resample: every lane to its end),
+    # so the same run resumes instead of being refused.
+    assert main(base + ["--bootstrap", "4", "--strategy", "auto"]) == 0
+    capsys.readouterr()
     calls = []
     monkeypatch.setattr(jl, "fit", lambda *a, **k: calls.append(1))  # the fit must not even start
     for extra, what in ((["--bootstrap", "6"], "n differ"), (["--bootstrap", "4", "--seed", "3"], "seed differ"),

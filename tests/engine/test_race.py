@@ -3,13 +3,14 @@ resumes culled lanes, and the statuses culled lanes carry."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 import jaxlaws as jl
-from jaxlaws.engine.race import Race, cull
+from jaxlaws.engine.race import Auto, Race, cull, resolve
 
 CULLED = {"culled_trailing", "culled_joined"}
 
@@ -26,6 +27,16 @@ def test_parse_and_validation():
                {"join_xtol": -0.1}):
         with pytest.raises(jl.JaxlawsError, match="race"):
             Race(**kw)
+
+
+def test_auto_races_the_grid_only():
+    auto = Race.parse("auto")
+    assert auto == Auto() and Race.parse(auto) is auto
+    assert resolve(auto, on_grid=True) == Race() and resolve(auto, on_grid=False) is None
+    mine = Auto(race=Race(rounds=(5,)))
+    assert resolve(mine, on_grid=True) == Race(rounds=(5,))
+    r = Race(margin=0.5)
+    assert resolve(r, on_grid=False) is r and resolve(None, on_grid=True) is None
 
 
 def test_cull_rules_per_fit():
@@ -115,6 +126,43 @@ def test_bootstrap_races_each_resample(chinchilla_law, epoch_data, both):
     # Each resample's best: racing reaches every lane's (same tolerance argument as above).
     np.testing.assert_allclose(r.objective, a.objective, rtol=1e-10)
     assert r.converged.all()
+
+
+@pytest.fixture(scope="module")
+def small_grid_law(chinchilla_law):
+    # The Chinchilla law with a start grid of 2 x 2 x 2 x 2 x 2 = 32 points (a grid of its own
+    # values), so that a test of what a grid gets by default runs in seconds.
+    params = {k: dataclasses.replace(p, grid=p.grid[:2]) for k, p in chinchilla_law.params.items()}
+    return dataclasses.replace(chinchilla_law, params=params)
+
+
+def test_bootstrap_races_the_grid_by_default_and_nothing_else(small_grid_law, epoch_data):
+    law = small_grid_law
+    full = jl.fit(law, epoch_data, starts="grid", precision="float64", chunk=8)
+    kw = dict(n=3, fit=full, progress=False, chunk=8, precision="float64", seed=1)
+    grid = jl.bootstrap(law, epoch_data, starts="grid", **kw)
+    raced = jl.bootstrap(law, epoch_data, starts="grid", strategy="race", **kw)
+    assert grid.lane_status.shape == (3, 33) and CULLED & set(grid.status_counts), grid.status_counts
+    np.testing.assert_array_equal(grid.lane_status, raced.lane_status)
+    np.testing.assert_array_equal(grid.objective, raced.objective)
+    # the same 32 points given as sampled-style explicit starts: every lane to its end
+    given = jl.bootstrap(law, epoch_data, starts=law.to_natural(jl.starts.grid(law)), **kw)
+    assert not (CULLED & set(given.status_counts)), given.status_counts
+    every = jl.bootstrap(law, epoch_data, starts="grid", strategy="all", **kw)
+    np.testing.assert_array_equal(given.lane_status, every.lane_status)
+    # racing the grid reaches each resample's best of every lane (tolerance as above)
+    np.testing.assert_allclose(grid.objective, every.objective, rtol=1e-10)
+
+
+def test_fit_auto_races_the_grid_only(small_grid_law, epoch_data):
+    law = small_grid_law
+    kw = dict(precision="float64", chunk=8)
+    auto = jl.fit(law, epoch_data, starts="grid", strategy="auto", **kw)
+    np.testing.assert_array_equal(auto.status, jl.fit(law, epoch_data, starts="grid", strategy="race", **kw).status)
+    assert jl.Status.culled_mask(auto.status).any()
+    assert not jl.Status.culled_mask(jl.fit(law, epoch_data, starts="grid", **kw).status).any()  # fit's default
+    sampled = jl.fit(law, epoch_data, starts=32, strategy="auto", **kw)
+    assert not jl.Status.culled_mask(sampled.status).any()
 
 
 def test_progress_counts_every_lane_of_the_batch(chinchilla_law, epoch_data):

@@ -178,8 +178,13 @@ class RunDir:
             if not _is_writer():
                 raise JaxlawsError(f"run_dir {self.path!r}: process 0 holds a run made with other arguments there")
             diff = sorted(k for k in set(old) | set(self.identity) if old.get(k) != self.identity.get(k))
+            # A grid's bootstrap did not race by default before strategy "auto": say which one the run had.
+            was = old.get("strategy")
+            hint = ("" if "strategy" not in diff or was is None else
+                    f"; it was made with strategy={'all' if was == 'None' else was}")
             raise JaxlawsError(f"run_dir {self.path!r} holds a run made with other arguments "
-                               f"({section}: {', '.join(diff)} differ); use a new directory or the same arguments")
+                               f"({section}: {', '.join(diff)} differ{hint}); use a new directory or the same "
+                               "arguments")
         self.resumed = old is not None
         if _is_writer():
             os.makedirs(self.path, exist_ok=True)

@@ -286,6 +286,19 @@ def test_a_resume_in_another_precision_is_refused(tmp_path):
     assert "\n" not in str(e.value)
 
 
+def test_a_resume_in_another_strategy_is_refused_saying_which_the_run_had(tmp_path):
+    # A grid's bootstrap made before racing was its default ran every lane: resuming it with the
+    # new default must be refused, and the one-line refusal says how to resume it.
+    law, data = jl.laws.get("chinchilla"), jl.datasets.load("chinchilla_epoch")
+    fit = jl.fit(law, data, starts=STARTS, seed=5)
+    kw = dict(n=4, fit=fit, seed=5, starts=8, run_dir=str(tmp_path), resamples_per_chunk=2, progress=False)
+    jl.bootstrap(law, data, strategy="all", **kw)
+    with pytest.raises(jl.JaxlawsError, match=r"strategy differ; it was made with strategy=all\)") as e:
+        jl.bootstrap(law, data, strategy="race", **kw)
+    assert "\n" not in str(e.value)
+    jl.bootstrap(law, data, strategy="auto", **kw)  # 9 sampled starts: "auto" runs every lane, as the run did
+
+
 def _named(exponent: float) -> jl.Law:
     @jl.law(inputs=("x",), params={"A": jl.Param(1e-3, 1e6, scale="log"), "alpha": jl.Param(0.0, 3.0)},
             name="edited")

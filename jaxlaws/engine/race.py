@@ -37,15 +37,17 @@ the 18 M-fit job (the grid in each of 4,000 resamples) took 5.5 min
 (``benchmarks/results/grid_bootstrap_cpu.md``). A law whose basins are closer in objective than 2x
 after 10 steps needs a wider margin or longer rounds.
 
-Beyond the Chinchilla grid (``benchmarks/racing_catalog.py``, ``benchmarks/results/racing_catalog_cpu.md``:
-eleven catalog laws on bundled datasets, 100 pairs resamples each, mixed precision): on every
-law's start grid (the two Chinchilla laws on ``chinchilla_epoch``, ``chinchilla`` on
-``data_constrained`` and on ``vocab``) racing reached every lane's best objective on every
-resample, 0.98-8.4x faster; from 1,024 sampled starts it did on every resample of six laws and
-on 99 of 100 of ``lr_bsz`` (12 parameters: one resample's best 7e-8 relative above every lane's,
-a start culled as trailing that would have ended lower), 0.9-5.7x faster (slower where every
-start converges within the rounds, as on the MoE laws). Hence :class:`Auto` (``"auto"``, the
-bootstrap's default) races the law's grid only.
+Beyond ``chinchilla_epoch`` (``benchmarks/racing_catalog.py``, ``benchmarks/results/racing_catalog_cpu.md``:
+eleven catalog laws on bundled datasets, 100 pairs resamples each, mixed precision; time ratios
+every lane / racing): from the law's start grid, racing reached every lane's best objective on
+every resample of the two Chinchilla laws on ``chinchilla_epoch`` (7.9x, 8.4x) and of
+``chinchilla`` on ``data_constrained`` (2.2x); ``chinchilla`` on ``vocab`` stalls from every start
+and racing culled nothing (0.98x). From 1,024 sampled starts it did on every resample of six laws
+(0.91-4.0x: slower on ``moe_6p``, whose starts converge within the rounds) and on 99 of 100 of
+``lr_bsz`` (12 parameters, 5.7x: one resample's best 7e-8 relative above every lane's, a start
+culled as trailing that would have ended lower). Hence :class:`Auto` (``"auto"``, the bootstrap's
+default) races a start grid only; the grids measured are the Chinchilla laws', and a grid of
+another law races alike (``strategy="all"`` runs every lane).
 """
 
 from __future__ import annotations
@@ -128,6 +130,10 @@ class Auto:
     given starts run to their end (module docstring: racing beyond the Chinchilla grid)."""
 
     race: Race = Race()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.race, Race):
+            raise JaxlawsError(f"Auto's race must be a jaxlaws.engine.Race, got {self.race!r}")
 
     def resolve(self, on_grid: bool) -> Race | None:
         return self.race if on_grid else None
@@ -273,6 +279,8 @@ def solve_with(batch: Batch, solver: Solver, options: Options = Options(), race:
                meanwhile: Callable[[], Any] | None = None) -> Lanes:
     """:func:`solve_racing` with ``race``, or every lane to its end (:func:`jaxlaws.engine.solve`)
     where ``race`` is None (the ``"all"`` strategy of :meth:`Race.parse`)."""
+    if isinstance(race, Auto):  # what "auto" runs depends on the starts: the caller resolves it
+        raise JaxlawsError("solve_with takes a Race or None: resolve 'auto' first (jaxlaws.engine.resolve_strategy)")
     if race is None:
         return solve(batch, solver, options, meanwhile)
     return solve_racing(batch, solver, options, race, meanwhile)

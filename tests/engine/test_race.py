@@ -37,6 +37,10 @@ def test_auto_races_the_grid_only():
     assert resolve(mine, on_grid=True) == Race(rounds=(5,))
     r = Race(margin=0.5)
     assert resolve(r, on_grid=False) is r and resolve(None, on_grid=True) is None
+    with pytest.raises(jl.JaxlawsError, match="Auto's race must be"):
+        Auto(race="race")
+    with pytest.raises(jl.JaxlawsError, match="resolve 'auto' first"):
+        jl.engine.solve_with(None, None, race=Auto())  # refused before it looks at the batch
 
 
 def test_cull_rules_per_fit():

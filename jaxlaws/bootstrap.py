@@ -337,9 +337,8 @@ def bootstrap(
         :class:`jaxlaws.engine.Race` (see :func:`jaxlaws.fit`). A grid races by default because
         there racing is proven: on the Chinchilla laws' grids (``benchmarks/racing_catalog.py``)
         it reached every lane's best objective on every resample, 2.2-8.4x faster, and only that
-        best is used here; from sampled starts it once fell short (one resample in 100 of
-        ``lr_bsz``, by 7e-8 relative) and ran slower on an easy law. The full-data fit keeps
-        fit's default.
+        best is used here; from sampled starts it changed no resample's converged best either,
+        but ran slower on an easy law. The full-data fit keeps fit's default.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise JaxlawsError(f"bootstrap needs n >= 2 resamples, got {n!r}")

@@ -355,7 +355,7 @@ def bootstrap(
     if resamples_per_chunk is not None:
         resamples_per_chunk = runs.check_chunk(resamples_per_chunk)
     # Before any compute; "auto" races the law's grid (see strategy above).
-    race = engine.resolve_strategy(engine.Race.parse(strategy), on_grid=isinstance(starts, str) and starts == "grid")
+    race = engine.resolve_strategy(engine.Race.parse(strategy), on_grid=starts_mod.is_grid(starts))
     # Starts per resample: the full-data best and the basins, or the full-data best and the starts.
     per_resample = int(basins) + 1 if by_basins else estimate.count_starts(law, starts)
     per_resample = per_resample if by_basins or per_resample is None else per_resample + 1

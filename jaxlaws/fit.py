@@ -361,7 +361,7 @@ def fit(
     starts_mod.check_seed(seed)
     slv = get_solver(solver, **solver_options)
     options = engine.Options.make(precision, dtype, chunk, progress, devices)
-    if isinstance(starts, str) and starts == "grid" and any(p.grid is None for p in law.params.values()):
+    if starts_mod.is_grid(starts) and any(p.grid is None for p in law.params.values()):
         starts = 256
     n_starts = estimate.count_starts(law, starts)
     if n_starts is not None and n_starts > 0:  # before the starts are made: a huge count is refused, not allocated
@@ -369,7 +369,7 @@ def fit(
                        "starts")
     theta0 = starts_mod.make(law, starts, seed=seed)
     batch = Batch.single(prob, theta0)
-    race = engine.resolve_strategy(engine.Race.parse(strategy), on_grid=isinstance(starts, str) and starts == "grid")
+    race = engine.resolve_strategy(engine.Race.parse(strategy), on_grid=starts_mod.is_grid(starts))
 
     def meanwhile() -> None:
         # While the engine's program compiles on a background thread, the diagnostics' programs

@@ -32,6 +32,11 @@ def _ranges(law: Law) -> tuple[np.ndarray, np.ndarray]:
     return law.to_internal(np.array(lo)), law.to_internal(np.array(hi))
 
 
+def is_grid(spec: Any) -> bool:
+    """Whether a starts spec of :func:`make` asks for the law's start grid (``"grid"``)."""
+    return isinstance(spec, str) and spec == "grid"
+
+
 def grid(law: Law) -> np.ndarray:
     """The Cartesian product of every parameter's ``grid`` values."""
     missing = [k for k, p in law.params.items() if p.grid is None]

@@ -429,7 +429,7 @@ def backtest(
     if not plan:
         reasons = "; ".join(f"cutoff {c:.4g}: {r}" for _, c, r in skipped[:3]) or "no cutoff"
         raise JaxlawsError(f"no cutoff leaves enough points to fit and some to hold out ({reasons})")
-    if isinstance(starts, str) and starts == "grid" and any(p.grid is None for p in law.params.values()):
+    if starts_mod.is_grid(starts) and any(p.grid is None for p in law.params.values()):
         starts = 256
     theta_fit = starts_mod.make(law, starts, seed=seed)
     theta_res = starts_mod.make(law, resample_starts, seed=seed + 1)

@@ -90,11 +90,10 @@ def one(law_name: str, data_name: str, loss: str, n_sampled: int, n: int, block:
             obj[name].extend(bs.objective[:m].tolist())
             conv[name].extend(bs.converged[:m].tolist())
     fa, fr = np.array(obj["all"]), np.array(obj["race"])
-    # Objectives can be near zero or negative-free; relative to |all| with a float64 floor.
+    # relative to |every lane's best|; the tiny floor only keeps an exact zero objective comparable
     same = fr <= fa + SAME * np.abs(fa) + 1e-300
     ca, cr = np.array(conv["all"], bool), np.array(conv["race"], bool)
-    n_starts = fits["all"].starts.shape[0] if hasattr(fits["all"], "starts") else None
-    return {"law": law_name, "dataset": data_name, "loss": loss, "starts": starts, "n_starts": n_starts,
+    return {"law": law_name, "dataset": data_name, "loss": loss, "starts": starts, "n_starts": fits["all"].n_starts,
             "fit": {"all_s": times["all"], "race_s": times["race"], "time_ratio": times["all"] / times["race"],
                     "objective_all": f_all, "objective_race": f_race,
                     "same_best": bool(f_race <= f_all + SAME * abs(f_all)),

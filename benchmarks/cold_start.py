@@ -6,19 +6,22 @@ starts. Each measurement is a fresh Python process (``subprocess``): the import 
 everything after it (problem set-up, tracing, lowering, XLA compiles, the run, diagnostics) is
 included. In the same child, scipy L-BFGS-B with the exact numpy gradient
 (:func:`jaxlaws.bench.lbfgsb_exact`) runs from the same 256 starts: the ratio is measured side by
-side. Three settings of the persistent compilation cache:
+side. Three settings:
 
 * ``cold``: an empty cache directory (every program compiled);
 * ``cached``: the same directory again in a new process (what the second session pays: jaxlaws'
   program store, ``jaxlaws/program_store.py``, loads the engine's and the diagnostics' programs
   without tracing them);
+* ``edit``: an empty cache directory, and the process has first fitted an earlier form of the law
+  (the same parameters and data, other maths): what each edit of a law's form costs in a notebook
+  session, where the process and jax are warm but nothing compiled serves the new form;
 * per precision: ``auto`` (the default), ``mixed`` and ``float64`` (``default``: fit's own default,
   for timing an older checkout: ``PYTHONPATH=<checkout> python benchmarks/cold_start.py --precisions default``).
 
 The jaxlaws time is broken down from :func:`jaxlaws.engine.compile_log` (tracing, lowering, XLA
 per program) and jax's own ``/jax/compilation_cache/*`` monitoring events (persistent-cache hits).
 
-Usage: python benchmarks/cold_start.py [--quick] [--starts 256] [--repeats 3]
+Usage: python benchmarks/cold_start.py [--quick] [--starts 256] [--repeats 3] [--settings cold,cached,edit]
 Writes benchmarks/results/cold_start_<device>.json (not with --quick).
 """
 
@@ -34,10 +37,10 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# The child: argv = precision, starts, cache dir. Prints one JSON line.
+# The child: argv = precision, starts, cache dir, mode ("fresh" or "edit"). Prints one JSON line.
 CHILD = r"""
 import json, sys, time
-precision, n_starts, cache = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+precision, n_starts, cache, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 import os
 os.environ["JAXLAWS_CACHE_DIR"] = cache  # jaxlaws' own default cache, in a directory of ours
 import jax
@@ -54,6 +57,22 @@ import jaxlaws as jl
 from jaxlaws import bench
 bench.warm_up_scipy()
 data = jl.datasets.load("chinchilla_epoch")
+kw = {} if precision == "default" else {"precision": precision}
+if mode == "edit":
+    # An earlier form of the law, fitted first in the same process (as in a notebook, before the
+    # edit): the same five parameters and data, other maths, so nothing compiled for it serves
+    # the law timed below (a different jaxpr, so a different program for every cache).
+    @jl.law(inputs=("N", "D"), predicts_log=True, name="earlier_form", params={
+        "E": jl.Param(np.exp(-7.0), np.exp(3.0), scale="log", start=(np.exp(-1.0), np.exp(1.0))),
+        "A": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
+        "B": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
+        "alpha": jl.Param(0.0, 3.0, start=(0.0, 2.0)),
+        "beta": jl.Param(0.0, 3.0, start=(0.0, 2.0))})
+    def earlier_form(p, x):
+        return jnp.log(p["E"] + p["A"] * x["N"] ** -p["alpha"] + p["B"] * x["D"] ** -p["beta"])
+    jl.fit(earlier_form, data, loss="huber-log:1e-3", starts=n_starts, **kw)
+    events.clear()  # the events of the law timed below only
+n_before = jl.engine.compile_count()
 
 t0 = time.perf_counter()
 # A law of the user's own: the catalog's Chinchilla maths, written as a new function and Law.
@@ -68,7 +87,6 @@ def my_law(p, x):
                                        jnp.log(p["B"]) - p["beta"] * jnp.log(x["D"]),
                                        jnp.log(p["E"]) + jnp.zeros_like(x["N"])]), axis=0)
 
-kw = {} if precision == "default" else {"precision": precision}
 res = jl.fit(my_law, data, loss="huber-log:1e-3", starts=n_starts, **kw)
 wall = time.perf_counter() - t0
 theta0 = my_law.to_internal(res.starts)
@@ -77,21 +95,23 @@ t1 = time.perf_counter()
 sp = bench.lbfgsb_exact(c, theta0, bounds)
 scipy_s = time.perf_counter() - t1
 log = [p._asdict() for p in jl.engine.compile_log()] if hasattr(jl.engine, "compile_log") else []  # older jaxlaws
+if mode == "edit":
+    log = [p for p in log if p["law"] == "my_law"]
 print(json.dumps({"precision": precision, "jaxlaws_file": jl.__file__, "jaxlaws_s": wall, "scipy_s": scipy_s, "objective": res.objective,
                   "scipy_objective": float(sp.min()), "n_best": res.n_best, "status_counts": res.status_counts,
-                  "timing": res.timing, "programs": log, "n_programs": jl.engine.compile_count(),
+                  "timing": res.timing, "programs": log, "n_programs": jl.engine.compile_count() - n_before,
                   "cache_events": {k: v for k, v in events.items() if "compilation_cache" in k or "backend_compile" in k
                                    or "trace" in k or "lower" in k}}))
 """
 
 
-def child(precision: str, starts: int, cache: str) -> dict:
+def child(precision: str, starts: int, cache: str, mode: str = "fresh") -> dict:
     env = dict(os.environ)
     for k in ("JAXLAWS_DEFAULTS", "JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE"):
         env.pop(k, None)  # jaxlaws' defaults, as a user who set nothing gets them
     # cwd: a fresh directory, so that the jaxlaws imported is the one on PYTHONPATH (``-c`` puts
     # the working directory first on sys.path).
-    out = subprocess.run([sys.executable, "-c", CHILD, precision, str(starts), cache], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", CHILD, precision, str(starts), cache, mode], capture_output=True, text=True,
                          env=env, cwd=cache)
     if out.returncode != 0:
         raise SystemExit(f"child failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
@@ -116,18 +136,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=None,
                     help="fresh processes per setting, the median reported (default 3, 1 with --quick)")
     ap.add_argument("--precisions", default="auto,mixed,float64")
+    ap.add_argument("--settings", default="cold,cached,edit", help="of cold, cached, edit (see the module docstring)")
     args = ap.parse_args()
     precisions = args.precisions.split(",")
     repeats = args.repeats or (1 if args.quick else 3)
     rows = []
     for prec in precisions:
-        for kind in ("cold", "cached"):
+        for kind in args.settings.split(","):
             runs = []
             for _ in range(repeats):
                 cache = tempfile.mkdtemp(prefix="jaxlaws-cold-")
                 if kind == "cached":
                     child(prec, args.starts, cache)  # fill the cache in one process, time the next
-                runs.append(child(prec, args.starts, cache))
+                runs.append(child(prec, args.starts, cache, "edit" if kind == "edit" else "fresh"))
             med = sorted(runs, key=lambda r: r["jaxlaws_s"])[len(runs) // 2]
             row = {"precision": prec, "cache": kind, "jaxlaws_s": statistics.median(r["jaxlaws_s"] for r in runs),
                    "scipy_s": statistics.median(r["scipy_s"] for r in runs),

@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxlaws import basins, engine, estimate, resample, runs, starts as starts_mod
 from jaxlaws.errors import JaxlawsError, JaxlawsWarning
-from jaxlaws.fit import FitResult, fit as fit_fn
+from jaxlaws.fit import FitResult, fit as fit_fn, raced_label
 from jaxlaws.intervals import Samples, check_level
 from jaxlaws.law import Law
 from jaxlaws.problem import Batch, Problem, make_problem
@@ -93,6 +93,8 @@ class BootstrapResult:
       devices, device_kind, processes: where the refits ran (see :class:`~jaxlaws.FitResult`).
       resamples_per_chunk: resamples per chunk of a chunked run (None: one batch, the
         in-memory default; see :func:`bootstrap`).
+      strategy: how each resample's starts ran (``"all"``, ``"race"``, or a Race's ``repr``;
+        see :class:`~jaxlaws.FitResult`): ``"auto"`` is recorded as what it resolved to.
     """
 
     law: Law
@@ -114,6 +116,7 @@ class BootstrapResult:
     device_kind: str = ""
     processes: int = 1
     resamples_per_chunk: int | None = None
+    strategy: str = "all"
 
     # ---- bookkeeping ---------------------------------------------------
     @property
@@ -240,13 +243,16 @@ class BootstrapResult:
             "device_kind": self.device_kind,
             "processes": self.processes,
             "resamples_per_chunk": self.resamples_per_chunk,
+            "strategy": self.strategy,
         }
 
     def format(self, level: float = 0.95, method: str = "percentile") -> str:
         ci = self.ci(level, method)
         se = self.se
+        raced = raced_label(self.strategy)
         lines = [f"bootstrap ({self.scheme}): {self.n} resamples, {self.n_failed} failed, "
-                 f"{self.n_unconverged} unconverged, {self.n_used} used; {level:.0%} {method} intervals"]
+                 f"{self.n_unconverged} unconverged, {self.n_used} used; {level:.0%} {method} intervals"
+                 + ("" if raced is None else f"; starts {raced}")]
         for k in self.law.order:
             note = "  (fixed)" if k in self.law.held else ""
             lines.append(f"  {k:<10s} {self.fit.params[k]:<12.6g} se {se[k]:<10.4g} [{ci[k][0]:.6g}, {ci[k][1]:.6g}]{note}")
@@ -410,6 +416,7 @@ def bootstrap(
         include_unconverged=include_unconverged, timing=timing, devices=where.count, device_kind=where.kind,
         processes=where.processes, resamples_per_chunk=resamples_per_chunk,
         n_groups=len(np.unique(plan.groups)) if isinstance(plan, resample.Groups) else None,
+        strategy=engine.strategy_name(race),
     )
 
 

@@ -383,7 +383,7 @@ def _context(args: argparse.Namespace, source: dict[str, Any]) -> dict[str, Any]
                      "python": platform.python_version()},
         "seed": args.seed,
         "starts": args.starts,
-        "strategy": getattr(args, "strategy", "all"),
+        "strategy_requested": getattr(args, "strategy", "all"),  # as given; "strategy": what the fit ran
         "data": source,
         **jl.engine.device_info(getattr(args, "devices", None)).to_dict(),
         "device_settings": {k: s.to_dict() for k, s in jl.devices.settings().items()},

@@ -45,6 +45,9 @@ class FitResult:
       devices: how many devices the lanes were sharded over (every process's together).
       device_kind: their kind as jax names it (``cpu``, ``NVIDIA H200``, ...).
       processes: how many jax processes ran (see :mod:`jaxlaws.distributed`).
+      strategy: how the starts ran: ``"all"`` (each to its end), ``"race"`` (raced, the default
+        :class:`jaxlaws.engine.Race`) or the ``repr`` of a Race of other settings; ``"auto"``
+        is recorded as what it resolved to.
     """
 
     law: Law
@@ -69,6 +72,7 @@ class FitResult:
     devices: int = 1
     device_kind: str = ""
     processes: int = 1
+    strategy: str = "all"
 
     # ---- lanes -------------------------------------------------------------------------
     @property
@@ -188,6 +192,7 @@ class FitResult:
             "bic": self.bic,
             "n_basins": self.n_basins,
             "n_best": self.n_best,
+            "strategy": self.strategy,
             "diagnostics": d.to_dict(),
             "timing": dict(self.timing),
             "device": self.device,
@@ -206,7 +211,7 @@ class FitResult:
         d = self.diagnostics
         lines = [f"WARNING: {w}" for w in self.warnings]
         lines.append(f"{self.law.name} fitted to {self.n_points} points, loss {self.loss}, solver {self.solver}, "
-                     f"{self.n_starts} starts on {self.device}")
+                     f"{self.n_starts} starts{_strategy_note(self.strategy)} on {self.device}")
         lines.append(f"  {'param':<10s} {'value':>14s} {'se':>12s}  note")
         se = self.se
         for k, v in self.params.items():
@@ -223,6 +228,17 @@ class FitResult:
                      f"starts reached the best{raced}")
         lines.append(f"time: compile {self.timing['compile_s']:.2f} s, run {self.timing['run_s']:.2f} s")
         return "\n".join(lines)
+
+
+def raced_label(strategy: str) -> str | None:
+    """How a report names a recorded strategy (:attr:`FitResult.strategy`) where the starts
+    raced: ``"raced"``, or ``"raced: Race(...)"`` for a Race of other settings; None for ``"all"``."""
+    return None if strategy == "all" else "raced" if strategy == "race" else f"raced: {strategy}"
+
+
+def _strategy_note(strategy: str) -> str:
+    label = raced_label(strategy)
+    return "" if label is None else f" ({label})"
 
 
 def solver_name(solver: Any) -> str:
@@ -409,5 +425,6 @@ def fit(
         devices=where.count,
         device_kind=where.kind,
         processes=where.processes,
+        strategy=engine.strategy_name(race),
     )
     return verdict(res, throw)

@@ -29,6 +29,17 @@ def test_fit_json_contract(tmp_path, capsys):
     assert bs["n"] == 50 and bs["level"] == 0.9 and set(bs) >= {"n_failed", "se", "ci"}
     for k, (lo, hi) in bs["ci"].items():
         assert lo <= hi, k
+    assert (rep["strategy"], rep["strategy_requested"], bs["strategy"]) == ("all", "all", "all")
+
+
+def test_the_json_says_which_strategy_ran_and_which_was_asked_for(tmp_path, capsys):
+    out = tmp_path / "o.json"
+    assert main(["fit", "--data", "chinchilla_epoch", "--law", "chinchilla", "--starts", "16", "--strategy", "auto",
+                 "--progress", "off", "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    # "auto" races only the law's grid: 16 sampled starts ran every lane to its end
+    assert (rep["strategy"], rep["strategy_requested"]) == ("all", "auto")
+    assert not {"culled_trailing", "culled_joined"} & set(rep["status_counts"])
 
 
 def test_csv_input(tmp_path, capsys):

@@ -20,11 +20,12 @@ Files, one concept each:
 from jaxlaws.engine.mesh import Devices, device_name, info as device_info
 from jaxlaws.engine.phase import QUEUE_BATCHES
 from jaxlaws.engine.precision import POLISH_STEPS, Options, Precision, polish_order, solve
-from jaxlaws.engine.race import Auto, Race, resolve as resolve_strategy, solve_racing, solve_with
+from jaxlaws.engine.race import Auto, Race, solve_racing, solve_with
+from jaxlaws.engine.race import name as strategy_name, resolve as resolve_strategy
 from jaxlaws.engine.programs import CACHE, Compiled, clear_compiled, compile_count, compile_log
 from jaxlaws.engine.slots import CACHE_ELEMENTS, auto_chunk, chunk_size, min_slots, slots_per_device
 
 __all__ = ["Auto", "CACHE", "CACHE_ELEMENTS", "Compiled", "Devices", "Options", "POLISH_STEPS",
            "Precision", "QUEUE_BATCHES", "Race", "auto_chunk", "chunk_size", "clear_compiled", "compile_count",
            "compile_log", "device_info", "device_name", "min_slots", "polish_order", "resolve_strategy",
-           "slots_per_device", "solve", "solve_racing", "solve_with"]
+           "slots_per_device", "solve", "solve_racing", "solve_with", "strategy_name"]

@@ -149,6 +149,14 @@ def resolve(strategy: Race | Auto | None, on_grid: bool) -> Race | None:
     return strategy.resolve(on_grid) if isinstance(strategy, Auto) else strategy
 
 
+def name(race: Race | None) -> str:
+    """What a resolved strategy ran, as results record it: ``"all"`` (None), ``"race"`` (the
+    default :class:`Race`) or the Race's ``repr`` (one of other settings)."""
+    if race is None:
+        return "all"
+    return "race" if race == Race() else repr(race)
+
+
 def _fit_best(value: np.ndarray, ok: np.ndarray, fit_index: np.ndarray, n_fits: int) -> np.ndarray:
     """``[n_fits]`` lane index of each fit's lowest objective among ``ok`` lanes (ties: the
     first lane), -1 where none."""

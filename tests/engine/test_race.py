@@ -43,6 +43,13 @@ def test_auto_races_the_grid_only():
         jl.engine.solve_with(None, None, race=Auto())  # refused before it looks at the batch
 
 
+def test_strategy_names_what_ran():
+    assert jl.engine.strategy_name(None) == "all"
+    assert jl.engine.strategy_name(Race()) == "race"
+    other = Race(rounds=(5,), margin=0.5)
+    assert jl.engine.strategy_name(other) == repr(other) and "margin=0.5" in repr(other)
+
+
 def test_cull_rules_per_fit():
     # Two fits of four lanes. Fit 0: best lane 1 (f = 1); lane 0 trails (f = 2.5 > 2 * 1);
     # lane 2 is within the margin but far away (kept); lane 3 sits next to the best point (joined).
@@ -96,6 +103,9 @@ def test_racing_reaches_the_best_of_every_lane_and_keeps_every_lane(both):
     d = json.loads(json.dumps(race.to_dict()))
     assert CULLED & set(d["status_counts"]) and d["n_converged"] == race.n_converged
     assert "culled" in race.report()
+    # the result says how its starts ran
+    assert (race.strategy, d["strategy"], full.strategy, full.to_dict()["strategy"]) == ("race", "race", "all", "all")
+    assert "64 starts (raced) on" in race.report() and "(raced)" not in full.report()
 
 
 def test_racing_is_the_same_for_any_slot_count(chinchilla_law, epoch_data, both):
@@ -130,6 +140,8 @@ def test_bootstrap_races_each_resample(chinchilla_law, epoch_data, both):
     # Each resample's best: racing reaches every lane's (same tolerance argument as above).
     np.testing.assert_allclose(r.objective, a.objective, rtol=1e-10)
     assert r.converged.all()
+    assert (r.strategy, r.summary()["strategy"], a.strategy) == ("race", "race", "all")
+    assert "; starts raced" in r.format().splitlines()[0] and "raced" not in a.format()
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +161,11 @@ def test_bootstrap_races_the_grid_by_default_and_nothing_else(small_grid_law, ep
     assert grid.lane_status.shape == (3, 33) and CULLED & set(grid.status_counts), grid.status_counts
     np.testing.assert_array_equal(grid.lane_status, raced.lane_status)
     np.testing.assert_array_equal(grid.objective, raced.objective)
+    assert grid.strategy == raced.strategy == "race"  # "auto" recorded as what it ran
     # the same 32 points given as sampled-style explicit starts: every lane to its end
     given = jl.bootstrap(law, epoch_data, starts=law.to_natural(jl.starts.grid(law)), **kw)
     assert not (CULLED & set(given.status_counts)), given.status_counts
+    assert given.strategy == "all"
     every = jl.bootstrap(law, epoch_data, starts="grid", strategy="all", **kw)
     np.testing.assert_array_equal(given.lane_status, every.lane_status)
     # racing the grid reaches each resample's best of every lane (tolerance as above)
@@ -167,6 +181,9 @@ def test_fit_auto_races_the_grid_only(small_grid_law, epoch_data):
     assert not jl.Status.culled_mask(jl.fit(law, epoch_data, starts="grid", **kw).status).any()  # fit's default
     sampled = jl.fit(law, epoch_data, starts=32, strategy="auto", **kw)
     assert not jl.Status.culled_mask(sampled.status).any()
+    assert (auto.strategy, sampled.strategy) == ("race", "all")
+    other = Race(rounds=(5,), margin=0.5)
+    assert jl.fit(law, epoch_data, starts="grid", strategy=other, **kw).strategy == repr(other)
 
 
 def test_progress_counts_every_lane_of_the_batch(chinchilla_law, epoch_data):

@@ -18,7 +18,8 @@ it instead, and keeps the executable jax serialises (``jax.experimental.serializ
 
 The store is on where jax's persistent cache is (a cache directory set and the cache enabled),
 on a CPU (the only platform it is measured and tested on) and in one process (a multi-process
-program is compiled for its cluster), in ``<cache dir>/jaxlaws-programs``. Not stored: a program
+program is compiled for its cluster), in ``<cache dir>/jaxlaws-programs``; a program it keeps is
+not written to jax's cache as well (:func:`store_only`). Not stored: a program
 built from a user's own solver or loss object (:func:`describes`), or from a law holding a rule
 whose body no trace shows (``custom_vjp``, ``custom_vmap``, ``custom_transpose``). It is trusted
 as jax trusts its own cache: loading an executable runs its machine code, so the directory must
@@ -30,10 +31,12 @@ write is a miss, never an error: the program is then traced and compiled as with
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import importlib.metadata
+import math
 import os
 import platform
 import re
@@ -323,20 +326,40 @@ def named(fn: Callable[..., Any], kind: str, key: str | None, salt: str = "") ->
 _REPAIRS: list[concurrent.futures.ThreadPoolExecutor] = []
 
 
+def store_only() -> contextlib.AbstractContextManager[Any]:
+    """A context in which this thread's compiles are not written to jax's persistent cache: a
+    program the store keeps is not kept twice. jax writes its copy inside the compile, before the
+    program can run (0.04-0.06 s for a new 5-parameter law's queue program on the 2-core CPU),
+    and would read it back only if the store lost its file (the program's name is its store key,
+    :func:`named`). It sets jax's threshold for writing, ``jax_persistent_cache_min_compile_time_secs``,
+    to infinity for the calling thread only (the user's own value serves every other compile); a
+    jax without that thread-local setting writes its copy as before."""
+    try:
+        from jax._src import config
+
+        return config.persistent_cache_min_compile_time_secs(math.inf)
+    except (ImportError, AttributeError, TypeError):
+        return contextlib.nullcontext()
+
+
 def compile_and_store(key: str | None, lowered: Any, relower: Callable[[str], tuple[Any, str | None]],
                       cpu_options: Mapping[str, Any], args: Any, out_example: Any) -> Any:
-    """``lowered`` compiled (see :func:`compile_lowered`) and stored under ``key`` (None: not).
+    """``lowered`` compiled (see :func:`compile_lowered`) and stored under ``key`` (None: not),
+    and not written to jax's persistent cache as well (:func:`store_only`).
 
-    Where jax's persistent cache had the program (the store lost its file: evicted, deleted, a
-    save that failed), the executable jax loaded cannot be stored (:func:`compile_fresh`), and
-    every later process would miss the store again. So the program is compiled once more on a
+    Where jax's persistent cache had the program nonetheless (written by a jax without the
+    setting :func:`store_only` uses) and the store had lost its file (evicted, deleted, a save
+    that failed), the executable jax loaded cannot be stored (:func:`compile_fresh`), and every
+    later process would miss the store again. So the program is compiled once more on a
     background thread: ``relower(salt)`` lowers it under a name jax's cache has never seen, in
     the precision it runs in, and returns it with its key as computed there; it is stored only if
     that key is ``key`` (a thread-local setting of the caller's, which the background thread
-    lacks, changes the key: then nothing is stored). A process waits at exit for its repairs."""
+    lacks, changes the key: then nothing is stored). A process waits at exit for its repairs. A
+    stored program whose file is lost is otherwise compiled again, in full, by the next process."""
     if key is None:
         return compile_lowered(lowered, cpu_options)
-    exe, fresh = compile_fresh(lambda: compile_lowered(lowered, cpu_options))
+    with store_only():
+        exe, fresh = compile_fresh(lambda: compile_lowered(lowered, cpu_options))
     if fresh:
         save(key, exe, args, out_example)
         return exe
@@ -345,7 +368,9 @@ def compile_and_store(key: str | None, lowered: Any, relower: Callable[[str], tu
         try:
             again, key_here = relower("_r" + os.urandom(4).hex())
             if key_here == key:
-                save(key, compile_lowered(again, cpu_options), args, out_example)
+                with store_only():
+                    compiled = compile_lowered(again, cpu_options)
+                save(key, compiled, args, out_example)
         except Exception:  # noqa: BLE001 - not repaired: the next process tries again
             pass
 

@@ -62,8 +62,8 @@ def test_a_new_process_loads_the_stored_programs_and_a_lost_one_comes_back(tmp_p
     queue_file = _queue_file(where, first["files"])
     os.unlink(where / queue_file)
     second = _child(str(tmp_path))
-    # The diagnostics' programs were loaded; the queue program was compiled again (jax's cache had
-    # it under its stored name) and, on a background thread, stored again.
+    # The diagnostics' programs were loaded; the queue program was compiled again (the store keeps
+    # no second copy in jax's cache) and stored again.
     assert [os.stat(where / f).st_mtime > 1000 for f in first["files"] if f != queue_file] == [True, True]
     assert [p["stored"] for p in second["log"]] == [False]
     assert queue_file in os.listdir(where)  # written by the time the process had ended
@@ -166,6 +166,35 @@ def test_a_program_is_stored_once_compiled_and_a_bad_file_is_a_miss(tmp_path, mo
         f.write(b"not an executable")
     assert store.load(key, args, out, dev) is None  # a miss: the caller compiles it again
     assert store.load("0" * 64, args, out, dev) is None
+
+
+def test_a_stored_program_is_not_kept_twice_and_a_copy_in_jaxs_cache_is_repaired(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "directory", lambda: str(tmp_path))
+    assert jax.config.jax_compilation_cache_dir  # the session runs with jax's persistent cache on
+    finish, args, out, _ = _tiny(tmp_path)
+    finish()
+    (name,) = os.listdir(tmp_path)
+    key = name.removesuffix(store.SUFFIX)
+
+    def lower(salt: str = "") -> object:  # the same program, traced anew (the same module)
+        return jax.jit(store.named(lambda v: jnp.cumsum(v) * 3.0, "tiny", key, salt)).lower(*args)
+
+    # Not written to jax's cache: compiled again, it is a fresh XLA compile, not a hit.
+    jax.clear_caches()
+    _, fresh = store.compile_fresh(lambda: store.compile_lowered(lower(), store.ONCE_COMPILE_OPTIONS))
+    assert fresh
+    # That compile (outside the store) did write jax's copy. With the store's file lost, jax's
+    # cache has the program, which cannot be stored from there: it is compiled once more under
+    # another name on a background thread and stored.
+    os.unlink(tmp_path / name)
+    jax.clear_caches()
+    exe = store.compile_and_store(key, lower(), lambda salt: (lower(salt), key), store.ONCE_COMPILE_OPTIONS, args,
+                                  out)
+    store.drain()
+    assert os.listdir(tmp_path) == [name]
+    np.testing.assert_allclose(exe(jnp.arange(4.0, dtype=jnp.float32)), [0.0, 3.0, 9.0, 18.0])
+    loaded = store.load(key, args, out, [jax.devices()[0]])
+    np.testing.assert_allclose(loaded(jnp.arange(4.0, dtype=jnp.float32)), [0.0, 3.0, 9.0, 18.0])
 
 
 def test_an_executable_jax_loaded_from_its_own_cache_is_not_stored(tmp_path):

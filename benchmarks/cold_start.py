@@ -138,11 +138,14 @@ def main() -> None:
     ap.add_argument("--precisions", default="auto,mixed,float64")
     ap.add_argument("--settings", default="cold,cached,edit", help="of cold, cached, edit (see the module docstring)")
     args = ap.parse_args()
+    settings = args.settings.split(",")
+    if not set(settings) <= {"cold", "cached", "edit"}:
+        ap.error(f"--settings: each of cold, cached, edit, got {args.settings!r}")
     precisions = args.precisions.split(",")
     repeats = args.repeats or (1 if args.quick else 3)
     rows = []
     for prec in precisions:
-        for kind in args.settings.split(","):
+        for kind in settings:
             runs = []
             for _ in range(repeats):
                 cache = tempfile.mkdtemp(prefix="jaxlaws-cold-")

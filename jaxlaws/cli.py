@@ -431,7 +431,7 @@ def _fit_groups(args: argparse.Namespace, law: Any, data: Any, context: dict[str
            "loss": args.loss, "solver": args.solver, "status_counts": gf.status_counts,
            "lane_status_counts": jl.Status.counts(gf.lane_status), "warnings": gf.warnings,
            "timing": {**gf.timing, "fit_s": fit_s, "wall_s": time.perf_counter() - t0},
-           "device": jl.engine.device_name(args.devices), **context}
+           "device": jl.engine.device_name(args.devices), "strategy": "all", **context}  # each group: every start
     _write(args, rep, lambda: report_mod.write_groups(args.report, rep, gf, data))
     return 0
 

@@ -9,7 +9,8 @@ backend has not started yet and the user has set nothing of the kind themselves*
   which XLA reads once, when the backend starts);
 * the persistent compilation cache directory to ``$JAXLAWS_CACHE_DIR``, else
   ``$XDG_CACHE_HOME/jaxlaws/xla``, else ``~/.cache/jaxlaws/xla``, caching every compile
-  (``jax_persistent_cache_min_compile_time_secs = 0`` unless the user set it).
+  (``jax_persistent_cache_min_compile_time_secs = 0`` unless the user set it; the programs
+  jaxlaws' own store keeps are kept there alone, see :func:`jaxlaws.program_store.store_only`).
 
 A user's setting always wins: ``XLA_FLAGS=--xla_force_host_platform_device_count=N``,
 ``JAX_NUM_CPU_DEVICES`` or ``jax.config.update("jax_num_cpu_devices", N)`` before the

@@ -366,6 +366,8 @@ def compile_and_store(key: str | None, lowered: Any, relower: Callable[[str], tu
 
     def repair() -> None:
         try:
+            # The key outside store_only: inside it jax.config.values reads this thread's
+            # threshold (infinity), which the key hashes, and no key would ever match.
             again, key_here = relower("_r" + os.urandom(4).hex())
             if key_here == key:
                 with store_only():

@@ -114,6 +114,7 @@ def test_grouped_data_are_fitted_per_group_by_default(tmp_path, capsys):
     assert "42 groups of 'sft' fitted separately" in text
     rep = json.loads(out.read_text())
     assert rep["per_group"] is True and rep["n_groups"] == 42 and len(rep["groups"]) == 42
+    assert (rep["strategy"], rep["strategy_requested"]) == ("all", "all")
     assert sum(rep["status_counts"].values()) == 42
     assert sum(rep["lane_status_counts"].values()) == 42 * 16
     assert all(set(g) >= {"group", "params", "objective", "status"} for g in rep["groups"])

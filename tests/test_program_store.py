@@ -170,7 +170,9 @@ def test_a_program_is_stored_once_compiled_and_a_bad_file_is_a_miss(tmp_path, mo
 
 def test_a_stored_program_is_not_kept_twice_and_a_copy_in_jaxs_cache_is_repaired(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "directory", lambda: str(tmp_path))
-    assert jax.config.jax_compilation_cache_dir  # the session runs with jax's persistent cache on
+    # The session runs with jax's persistent cache on, writing every compile (jaxlaws' default):
+    # a program not in jax's cache below is one the store kept out of it.
+    assert jax.config.jax_compilation_cache_dir and jax.config.jax_persistent_cache_min_compile_time_secs == 0
     finish, args, out, _ = _tiny(tmp_path)
     finish()
     (name,) = os.listdir(tmp_path)
@@ -188,8 +190,18 @@ def test_a_stored_program_is_not_kept_twice_and_a_copy_in_jaxs_cache_is_repaired
     # another name on a background thread and stored.
     os.unlink(tmp_path / name)
     jax.clear_caches()
+    seen = []
+    compile_fresh = store.compile_fresh
+
+    def spy(compile_):
+        exe, fresh = compile_fresh(compile_)
+        seen.append(fresh)
+        return exe, fresh
+
+    monkeypatch.setattr(store, "compile_fresh", spy)
     exe = store.compile_and_store(key, lower(), lambda salt: (lower(salt), key), store.ONCE_COMPILE_OPTIONS, args,
                                   out)
+    assert seen == [False]  # jax's cache served it: the repair, not the fresh path, stores it
     store.drain()
     assert os.listdir(tmp_path) == [name]
     np.testing.assert_allclose(exe(jnp.arange(4.0, dtype=jnp.float32)), [0.0, 3.0, 9.0, 18.0])

@@ -60,16 +60,21 @@ from jaxlaws import bench
 bench.warm_up_scipy()
 data = jl.datasets.load("chinchilla_epoch")
 kw = {} if precision == "default" else {"precision": precision}
+
+
+def params():  # the five parameters both laws below declare
+    return {"E": jl.Param(np.exp(-7.0), np.exp(3.0), scale="log", start=(np.exp(-1.0), np.exp(1.0))),
+            "A": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
+            "B": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
+            "alpha": jl.Param(0.0, 3.0, start=(0.0, 2.0)),
+            "beta": jl.Param(0.0, 3.0, start=(0.0, 2.0))}
+
+
 if mode == "edit":
     # An earlier form of the law, fitted first in the same process (as in a notebook, before the
     # edit): the same five parameters and data, other maths, so nothing compiled for it serves
     # the law timed below (a different jaxpr, so a different program for every cache).
-    @jl.law(inputs=("N", "D"), predicts_log=True, name="earlier_form", params={
-        "E": jl.Param(np.exp(-7.0), np.exp(3.0), scale="log", start=(np.exp(-1.0), np.exp(1.0))),
-        "A": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
-        "B": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
-        "alpha": jl.Param(0.0, 3.0, start=(0.0, 2.0)),
-        "beta": jl.Param(0.0, 3.0, start=(0.0, 2.0))})
+    @jl.law(inputs=("N", "D"), predicts_log=True, name="earlier_form", params=params())
     def earlier_form(p, x):
         return jnp.log(p["E"] + p["A"] * x["N"] ** -p["alpha"] + p["B"] * x["D"] ** -p["beta"])
     jl.fit(earlier_form, data, loss="huber-log:1e-3", starts=n_starts, **kw)
@@ -78,12 +83,7 @@ n_before = jl.engine.compile_count()
 
 t0 = time.perf_counter()
 # A law of the user's own: the catalog's Chinchilla maths, written as a new function and Law.
-@jl.law(inputs=("N", "D"), predicts_log=True, params={
-    "E": jl.Param(np.exp(-7.0), np.exp(3.0), scale="log", start=(np.exp(-1.0), np.exp(1.0))),
-    "A": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
-    "B": jl.Param(np.exp(-10.0), np.exp(40.0), scale="log", start=(1.0, np.exp(25.0))),
-    "alpha": jl.Param(0.0, 3.0, start=(0.0, 2.0)),
-    "beta": jl.Param(0.0, 3.0, start=(0.0, 2.0))})
+@jl.law(inputs=("N", "D"), predicts_log=True, params=params())
 def my_law(p, x):
     return jax.nn.logsumexp(jnp.stack([jnp.log(p["A"]) - p["alpha"] * jnp.log(x["N"]),
                                        jnp.log(p["B"]) - p["beta"] * jnp.log(x["D"]),
